@@ -1,0 +1,2 @@
+//! utrust facade.
+pub use utrust_core as core;

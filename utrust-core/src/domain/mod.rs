@@ -1,0 +1,8 @@
+//! The pure domain: values, rules and the state machine. No I/O, no clock reads, no
+//! randomness: everything time- or chance-dependent comes in as an argument.
+
+pub mod catalog;
+pub mod certificate;
+pub mod identifiers;
+pub mod ids;
+pub mod request;

@@ -1,0 +1,1 @@
+//! utrust-device
