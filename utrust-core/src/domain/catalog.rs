@@ -362,3 +362,71 @@ impl core::fmt::Display for ApplicantKind {
         f.write_str(self.as_str())
     }
 }
+
+impl Product {
+    /// A product with the given code and name, no OIDs, price 0 and every flag off.
+    /// The engine assigns the id when it is created.
+    pub fn new(code: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            id: ProductId::from_uuid(uuid::Uuid::nil()),
+            code: code.into(),
+            name: name.into(),
+            price_kopecks: 0,
+            smart_card_only: false,
+            additional_service: false,
+            shown_in_agent_filters: true,
+            quantity_accounting: false,
+            oids: OidSet::default(),
+        }
+    }
+}
+
+impl Service {
+    /// An active service with the given name: every applicant kind, P-256 keys,
+    /// class KC1, one-year validity, and every optional step off. The engine assigns
+    /// the id when it is created.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            id: ServiceId::from_uuid(uuid::Uuid::nil()),
+            active: true,
+            public: true,
+            hidden: false,
+            order: 0,
+            name: name.into(),
+            service_type: "issue".into(),
+            short_description: String::new(),
+            full_description: String::new(),
+            products: Vec::new(),
+            applicant_kinds: ApplicantKind::ALL.into_iter().collect(),
+            points: Vec::new(),
+            crypto_provider: None,
+            crypto_program: None,
+            smev_checks: BTreeSet::new(),
+            credentials_delivery: CredentialsDelivery::None,
+            domains: Vec::new(),
+            ca: None,
+            key_algorithm: KeyAlgorithm::EcdsaP256,
+            show_first_step: false,
+            require_documents: false,
+            require_connected_token: false,
+            card_payment: BTreeSet::new(),
+            price_from_kopecks: 0,
+            price_without_discount_kopecks: 0,
+            package_product: false,
+            renewal_reminders: false,
+            allowed_passport_types: [PassportType::RussianPassport].into_iter().collect(),
+            passport_input_formats: [PassportInputFormat::Manual].into_iter().collect(),
+            esia_registration: false,
+            bulk_csv: false,
+            issuance_confirmation: false,
+            attorney_type: AttorneyType::None,
+            required_scans: BTreeSet::new(),
+            require_document_signature: false,
+            passport_scan_on_verification: false,
+            certificate_after_completion: false,
+            crypto_class: CryptoClass::KC1,
+            approval_required: false,
+            validity_days: 365,
+        }
+    }
+}

@@ -1,8 +1,13 @@
 //! The pure domain: values, rules and the state machine. No I/O, no clock reads, no
 //! randomness: everything time- or chance-dependent comes in as an argument.
 
+pub mod agents;
+pub mod application;
 pub mod catalog;
 pub mod certificate;
 pub mod identifiers;
 pub mod ids;
+pub mod lifecycle;
+pub mod quota;
 pub mod request;
+pub mod template;

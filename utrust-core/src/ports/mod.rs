@@ -1,7 +1,17 @@
 //! Ports: the traits through which the engine reaches the outside world.
 //! Adapters implement them in other crates (`utrust-pki`, `utrust-device`,
-//! `utrust-smev`) or behind features of this crate (the SQL stores).
+//! `utrust-smev`) or in this crate's [`store`](crate::store) module.
 
 pub mod ca;
+pub mod identity;
+pub mod notifier;
+pub mod runtime;
+pub mod store;
+pub mod token;
 
 pub use ca::{CaError, CertificateAuthority, CsrRejection, IssueRequest, RequestInspector};
+pub use identity::{CheckResult, CheckSubject, CheckTicket, IdentityVerifier, VerifierError};
+pub use notifier::{Notification, Notifier, NotifyError, NullNotifier};
+pub use runtime::{Clock, ManualClock, Random, SeededRandom, SystemClock};
+pub use store::{Store, StoreError};
+pub use token::{TokenError, TokenInfo, TokenProvider};

@@ -1,0 +1,106 @@
+//! The engine: use cases that orchestrate the pure domain and the ports.
+//!
+//! ```text
+//!  submit ──► Application (status from the service's StepPlan)
+//!  request_template ──► RequestTemplate (subject, extensions)
+//!  attach_csr ──► RequestInspector (parse + verify) ──► template.check ──► AwaitingApproval | ReadyToIssue
+//!  approve / reject / cancel
+//!  issue ──► Store::begin_issuance (reserve quotas, Issuing)
+//!        ──► CertificateAuthority::issue
+//!        ──► Store::complete_issuance (commit quotas, certificate, Issued)
+//!            or Store::abort_issuance (release quotas, ReadyToIssue | Rejected)
+//! ```
+//!
+//! The engine holds its ports as `Arc<dyn Port>`; it reads the clock and
+//! randomness only through them.
+
+mod agents;
+mod applications;
+mod issuance;
+
+use std::sync::Arc;
+
+pub use applications::NewApplication;
+
+use crate::domain::application::Application;
+use crate::domain::ids::ApplicationId;
+use crate::error::{Error, Result};
+use crate::ports::{CertificateAuthority, Clock, Random, RequestInspector, Store, SystemClock};
+
+/// The lifecycle engine.
+#[derive(Clone)]
+pub struct Engine {
+    store: Arc<dyn Store>,
+    ca: Arc<dyn CertificateAuthority>,
+    inspector: Arc<dyn RequestInspector>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    reservation_ttl: time::Duration,
+}
+
+impl core::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine on the given ports, with the system clock.
+    pub fn new(
+        store: Arc<dyn Store>,
+        ca: Arc<dyn CertificateAuthority>,
+        inspector: Arc<dyn RequestInspector>,
+        random: Arc<dyn Random>,
+    ) -> Self {
+        Self {
+            store,
+            ca,
+            inspector,
+            clock: Arc::new(SystemClock),
+            random,
+            reservation_ttl: time::Duration::minutes(10),
+        }
+    }
+
+    /// Replaces the clock (tests move time by hand).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How long a quota reservation lives before a recovery sweep may release it.
+    #[must_use]
+    pub fn with_reservation_ttl(mut self, ttl: time::Duration) -> Self {
+        self.reservation_ttl = ttl;
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The CA.
+    pub fn ca(&self) -> &Arc<dyn CertificateAuthority> {
+        &self.ca
+    }
+
+    /// The CA certificate, DER.
+    pub fn ca_certificate_der(&self) -> Vec<u8> {
+        self.ca.ca_certificate_der()
+    }
+
+    fn random_bytes<const N: usize>(&self) -> [u8; N] {
+        let mut b = [0u8; N];
+        self.random.fill(&mut b);
+        b
+    }
+
+    async fn load_application(&self, id: ApplicationId) -> Result<Application> {
+        self.store.application(id).await?.ok_or_else(|| Error::NotFound {
+            entity: "application",
+            id: id.to_string(),
+        })
+    }
+}

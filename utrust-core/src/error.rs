@@ -1,0 +1,130 @@
+//! The engine's error: one `#[non_exhaustive]` enum, every variant naming the
+//! field, entity or state at fault, and a stable [`Error::code`] that servers turn
+//! into wire error codes.
+
+use crate::domain::agents::Availability;
+use crate::domain::identifiers::IdentifierError;
+use crate::domain::lifecycle::TransitionError;
+use crate::domain::quota::QuotaError;
+use crate::domain::request::RequestMismatch;
+use crate::ports::{CaError, CsrRejection, StoreError};
+
+/// What went wrong in a use case.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An input field is invalid.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The field at fault (dotted path, e.g. `owner.snils`).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A referenced entity does not exist.
+    #[error("{entity} {id} not found")]
+    NotFound {
+        /// Entity kind.
+        entity: &'static str,
+        /// The id given.
+        id: String,
+    },
+    /// The point cannot take applications (blocked itself or by cascade).
+    #[error("point is not available: {0:?}")]
+    PointUnavailable(Availability),
+    /// The state machine refuses the event.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// A quota refused the change.
+    #[error(transparent)]
+    Quota(#[from] QuotaError),
+    /// The certificate request is unreadable or its signature is wrong.
+    #[error(transparent)]
+    Csr(#[from] CsrRejection),
+    /// The certificate request does not fit the application.
+    #[error(transparent)]
+    RequestMismatch(#[from] RequestMismatch),
+    /// The CA did not issue.
+    #[error(transparent)]
+    Ca(#[from] CaError),
+    /// A unique field is taken.
+    #[error("{entity} with this {field} already exists")]
+    Duplicate {
+        /// Entity kind.
+        entity: &'static str,
+        /// The unique field.
+        field: &'static str,
+    },
+    /// The application changed concurrently; reload and retry.
+    #[error("the application was changed concurrently; retry")]
+    Conflict,
+    /// Storage failed.
+    #[error("storage failure: {0}")]
+    Storage(String),
+}
+
+impl Error {
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid { .. } => "invalid_field",
+            Self::NotFound { .. } => "not_found",
+            Self::PointUnavailable(_) => "point_unavailable",
+            Self::Transition(_) => "invalid_transition",
+            Self::Quota(QuotaError::Exhausted { .. }) => "quota_exhausted",
+            Self::Quota(QuotaError::BelowUsage { .. }) => "quota_below_usage",
+            Self::Quota(_) => "invalid_field",
+            Self::Csr(r) => r.code(),
+            Self::RequestMismatch(RequestMismatch::Subject { .. }) => "csr_subject_mismatch",
+            Self::RequestMismatch(RequestMismatch::KeyAlgorithm { .. }) => "csr_key_algorithm_mismatch",
+            Self::RequestMismatch(_) => "csr_extensions_mismatch",
+            Self::Ca(CaError::Refused(_)) => "ca_refused",
+            Self::Ca(_) => "ca_unavailable",
+            Self::Duplicate { .. } => "duplicate",
+            Self::Conflict => "concurrent_modification",
+            Self::Storage(_) => "internal",
+        }
+    }
+
+    /// The input field at fault, if the error is about one.
+    pub fn field(&self) -> Option<String> {
+        match self {
+            Self::Invalid { field, .. } => Some(field.clone()),
+            Self::Duplicate { field, .. } => Some((*field).to_owned()),
+            Self::Quota(QuotaError::InvalidAllotment { .. }) => Some("limit".into()),
+            _ => None,
+        }
+    }
+
+    /// An [`Error::Invalid`] for `field`.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<IdentifierError> for Error {
+    fn from(e: IdentifierError) -> Self {
+        Self::Invalid {
+            field: e.field.to_owned(),
+            message: e.problem.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Duplicate { entity, field } => Self::Duplicate { entity, field },
+            StoreError::NotFound { entity, id } => Self::NotFound { entity, id },
+            StoreError::VersionConflict { .. } | StoreError::ReservationGone(_) => Self::Conflict,
+            StoreError::Quota(q) => Self::Quota(q),
+            other => Self::Storage(other.to_string()),
+        }
+    }
+}
+
+/// Result of engine use cases.
+pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -1,0 +1,320 @@
+//! An in-memory [`Store`]: one mutex over all state, so every method is trivially
+//! atomic. For tests and for embedders that persist elsewhere.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use crate::domain::agents::{Branch, IssuingPoint, Organization};
+use crate::domain::application::{Application, HistoryEntry};
+use crate::domain::catalog::{ObjectIdentifier, Product, Service};
+use crate::domain::certificate::{CertificateRecord, SerialNumber};
+use crate::domain::ids::{ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId};
+use crate::domain::quota::{Allotment, Quota, QuotaScope, Reservation};
+use crate::ports::{Store, StoreError};
+
+#[derive(Default)]
+struct State {
+    oids: BTreeMap<String, ObjectIdentifier>,
+    products: HashMap<ProductId, Product>,
+    services: HashMap<ServiceId, Service>,
+    organizations: HashMap<OrganizationId, Organization>,
+    branches: HashMap<BranchId, Branch>,
+    points: HashMap<PointId, IssuingPoint>,
+    applications: HashMap<ApplicationId, Application>,
+    history: HashMap<ApplicationId, Vec<HistoryEntry>>,
+    reservations: HashMap<ReservationId, Reservation>,
+    certificates: BTreeMap<SerialNumber, CertificateRecord>,
+}
+
+impl State {
+    fn check_version(&self, app: &Application) -> Result<(), StoreError> {
+        match self.applications.get(&app.id) {
+            Some(stored) if stored.version + 1 == app.version => Ok(()),
+            Some(_) => Err(StoreError::VersionConflict { id: app.id }),
+            None => Err(StoreError::NotFound {
+                entity: "application",
+                id: app.id.to_string(),
+            }),
+        }
+    }
+
+    fn write_app(&mut self, app: &Application, entry: Option<&HistoryEntry>) {
+        self.applications.insert(app.id, app.clone());
+        if let Some(e) = entry {
+            self.history.entry(app.id).or_default().push(e.clone());
+        }
+    }
+
+    fn point_mut(&mut self, id: PointId) -> Result<&mut IssuingPoint, StoreError> {
+        self.points.get_mut(&id).ok_or_else(|| StoreError::NotFound {
+            entity: "point",
+            id: id.to_string(),
+        })
+    }
+}
+
+/// The in-memory store.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl core::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied change: every
+        // method validates before it mutates.
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn insert_object_identifier(&self, oid: &ObjectIdentifier) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if s.oids.contains_key(oid.oid.as_str()) {
+            return Err(StoreError::Duplicate {
+                entity: "oid",
+                field: "oid",
+            });
+        }
+        s.oids.insert(oid.oid.to_string(), oid.clone());
+        Ok(())
+    }
+
+    async fn object_identifiers(&self) -> Result<Vec<ObjectIdentifier>, StoreError> {
+        Ok(self.lock().oids.values().cloned().collect())
+    }
+
+    async fn insert_product(&self, product: &Product) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if s.products.values().any(|p| p.code == product.code) {
+            return Err(StoreError::Duplicate {
+                entity: "product",
+                field: "code",
+            });
+        }
+        s.products.insert(product.id, product.clone());
+        Ok(())
+    }
+
+    async fn product(&self, id: ProductId) -> Result<Option<Product>, StoreError> {
+        Ok(self.lock().products.get(&id).cloned())
+    }
+
+    async fn insert_service(&self, service: &Service) -> Result<(), StoreError> {
+        self.lock().services.insert(service.id, service.clone());
+        Ok(())
+    }
+
+    async fn service(&self, id: ServiceId) -> Result<Option<Service>, StoreError> {
+        Ok(self.lock().services.get(&id).cloned())
+    }
+
+    async fn insert_organization(&self, org: &Organization) -> Result<(), StoreError> {
+        self.lock().organizations.insert(org.id, org.clone());
+        Ok(())
+    }
+
+    async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError> {
+        Ok(self.lock().organizations.get(&id).cloned())
+    }
+
+    async fn update_organization(&self, org: &Organization) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let slot = s.organizations.get_mut(&org.id).ok_or_else(|| StoreError::NotFound {
+            entity: "organization",
+            id: org.id.to_string(),
+        })?;
+        *slot = org.clone();
+        Ok(())
+    }
+
+    async fn insert_branch(&self, branch: &Branch) -> Result<(), StoreError> {
+        self.lock().branches.insert(branch.id, branch.clone());
+        Ok(())
+    }
+
+    async fn branch(&self, id: BranchId) -> Result<Option<Branch>, StoreError> {
+        Ok(self.lock().branches.get(&id).cloned())
+    }
+
+    async fn update_branch(&self, branch: &Branch) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let slot = s.branches.get_mut(&branch.id).ok_or_else(|| StoreError::NotFound {
+            entity: "branch",
+            id: branch.id.to_string(),
+        })?;
+        *slot = branch.clone();
+        Ok(())
+    }
+
+    async fn insert_point(&self, point: &IssuingPoint) -> Result<(), StoreError> {
+        self.lock().points.insert(point.id, point.clone());
+        Ok(())
+    }
+
+    async fn point(&self, id: PointId) -> Result<Option<IssuingPoint>, StoreError> {
+        Ok(self.lock().points.get(&id).cloned())
+    }
+
+    async fn update_point(&self, point: &IssuingPoint) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let slot = s.point_mut(point.id)?;
+        let (limit, quantities) = (slot.limit, slot.quantities.clone());
+        *slot = point.clone();
+        slot.limit = limit;
+        slot.quantities = quantities;
+        Ok(())
+    }
+
+    async fn set_point_limit(&self, id: PointId, limit: Allotment) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let p = s.point_mut(id)?;
+        p.limit.set_allotment(limit, QuotaScope::PointLimit(id))?;
+        Ok(())
+    }
+
+    async fn set_point_quantity(&self, id: PointId, product: ProductId, quantity: Allotment) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let p = s.point_mut(id)?;
+        p.quantities
+            .entry(product)
+            .or_insert_with(|| Quota::new(quantity))
+            .set_allotment(quantity, QuotaScope::ProductQuantity(id, product))?;
+        Ok(())
+    }
+
+    async fn insert_application(&self, app: &Application, entry: &HistoryEntry) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if s.applications.contains_key(&app.id) {
+            return Err(StoreError::Duplicate {
+                entity: "application",
+                field: "id",
+            });
+        }
+        s.write_app(app, Some(entry));
+        Ok(())
+    }
+
+    async fn application(&self, id: ApplicationId) -> Result<Option<Application>, StoreError> {
+        Ok(self.lock().applications.get(&id).cloned())
+    }
+
+    async fn history(&self, id: ApplicationId) -> Result<Vec<HistoryEntry>, StoreError> {
+        Ok(self.lock().history.get(&id).cloned().unwrap_or_default())
+    }
+
+    async fn update_application(&self, app: &Application, entry: Option<&HistoryEntry>) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        s.check_version(app)?;
+        s.write_app(app, entry);
+        Ok(())
+    }
+
+    async fn begin_issuance(&self, app: &Application, entry: &HistoryEntry, r: &Reservation) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        s.check_version(app)?;
+        // Check every quota before touching any, so a refusal changes nothing.
+        let point = s.points.get(&r.point_id).ok_or_else(|| StoreError::NotFound {
+            entity: "point",
+            id: r.point_id.to_string(),
+        })?;
+        let mut updated = point.clone();
+        updated.limit.reserve(QuotaScope::PointLimit(r.point_id))?;
+        for product in &r.products {
+            let scope = QuotaScope::ProductQuantity(r.point_id, *product);
+            updated
+                .quantities
+                .get_mut(product)
+                .ok_or(crate::domain::quota::QuotaError::Exhausted { scope })?
+                .reserve(scope)?;
+        }
+        s.points.insert(r.point_id, updated);
+        s.reservations.insert(r.id, r.clone());
+        s.write_app(app, Some(entry));
+        Ok(())
+    }
+
+    async fn complete_issuance(
+        &self,
+        app: &Application,
+        entry: &HistoryEntry,
+        reservation: ReservationId,
+        certificate: &CertificateRecord,
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        s.check_version(app)?;
+        if !s.reservations.contains_key(&reservation) {
+            return Err(StoreError::ReservationGone(reservation));
+        }
+        if s.certificates.contains_key(&certificate.serial) {
+            return Err(StoreError::Duplicate {
+                entity: "certificate",
+                field: "serial",
+            });
+        }
+        let Some(r) = s.reservations.remove(&reservation) else {
+            return Err(StoreError::ReservationGone(reservation));
+        };
+        let p = s.point_mut(r.point_id)?;
+        p.limit.commit();
+        for product in &r.products {
+            if let Some(q) = p.quantities.get_mut(product) {
+                q.commit();
+            }
+        }
+        s.certificates.insert(certificate.serial.clone(), certificate.clone());
+        s.write_app(app, Some(entry));
+        Ok(())
+    }
+
+    async fn abort_issuance(&self, app: &Application, entry: &HistoryEntry, reservation: ReservationId) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        s.check_version(app)?;
+        let Some(r) = s.reservations.remove(&reservation) else {
+            return Err(StoreError::ReservationGone(reservation));
+        };
+        let p = s.point_mut(r.point_id)?;
+        p.limit.release();
+        for product in &r.products {
+            if let Some(q) = p.quantities.get_mut(product) {
+                q.release();
+            }
+        }
+        s.write_app(app, Some(entry));
+        Ok(())
+    }
+
+    async fn certificate(&self, serial: &SerialNumber) -> Result<Option<CertificateRecord>, StoreError> {
+        Ok(self.lock().certificates.get(serial).cloned())
+    }
+
+    async fn count_certificates(&self, point: PointId) -> Result<(u32, Vec<(ProductId, u32)>), StoreError> {
+        let s = self.lock();
+        let mut total = 0u32;
+        let mut per: BTreeMap<ProductId, u32> = BTreeMap::new();
+        for c in s.certificates.values().filter(|c| c.point_id == point) {
+            total += 1;
+            for p in &c.products {
+                *per.entry(*p).or_default() += 1;
+            }
+        }
+        Ok((total, per.into_iter().collect()))
+    }
+}
