@@ -1,0 +1,61 @@
+//! PEM in and out.
+//!
+//! Requests arrive from browsers, `certreq.exe`, CryptoPro and OpenSSL, as PEM with
+//! one of two labels or as bare DER; certificates and keys leave as PEM. These
+//! helpers keep that text handling out of the ASN.1 code.
+
+use crate::PkiError;
+
+/// PEM label of a PKCS#10 request.
+pub const CERTIFICATE_REQUEST: &str = "CERTIFICATE REQUEST";
+/// The legacy label some tools (Netscape, `certreq`) write.
+pub const NEW_CERTIFICATE_REQUEST: &str = "NEW CERTIFICATE REQUEST";
+/// PEM label of a certificate.
+pub const CERTIFICATE: &str = "CERTIFICATE";
+/// PEM label of a PKCS#8 private key.
+pub const PRIVATE_KEY: &str = "PRIVATE KEY";
+
+/// Encodes DER as PEM with `label` (LF line endings, 64-column lines).
+///
+/// `label` must be a valid RFC 7468 label (use the constants of this module); for
+/// an invalid label the result is empty.
+///
+/// ```
+/// let pem = utrust_pki::to_pem("CERTIFICATE REQUEST", &[0x30, 0x00]);
+/// assert!(pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----\n"));
+/// ```
+pub fn to_pem(label: &str, der: &[u8]) -> String {
+    match der::pem::encode_string(label, der::pem::LineEnding::LF, der) {
+        Ok(s) => s,
+        // Only an invalid label can fail (documented above).
+        Err(_) => String::new(),
+    }
+}
+
+/// Returns the DER of `input`: decoded if it is PEM with one of `labels`,
+/// as is if it looks like DER (starts with a SEQUENCE tag).
+///
+/// Leading whitespace before PEM is tolerated, as is a trailing newline.
+///
+/// # Errors
+/// [`PkiError::Malformed`] for bad PEM, an unexpected label, or input that is
+/// neither PEM nor DER.
+pub fn parse_pem_or_der(input: &[u8], labels: &[&str]) -> Result<Vec<u8>, PkiError> {
+    let trimmed = trim_ascii_start(input);
+    if trimmed.starts_with(b"-----BEGIN ") {
+        let (label, der) = der::pem::decode_vec(trimmed).map_err(PkiError::malformed)?;
+        if !labels.contains(&label) {
+            return Err(PkiError::Malformed(format!("unexpected PEM label {label:?}")));
+        }
+        Ok(der)
+    } else if input.first() == Some(&0x30) {
+        Ok(input.to_vec())
+    } else {
+        Err(PkiError::Malformed("neither PEM nor DER".to_owned()))
+    }
+}
+
+fn trim_ascii_start(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|c| c.is_ascii_whitespace()).count();
+    b.get(n..).unwrap_or_default()
+}
