@@ -106,10 +106,12 @@ impl LocalCa {
             ext::subject_key_identifier(&key_id)?,
             ext::authority_key_identifier(&key_id)?,
         ];
-        let not_after = now.checked_add(validity).ok_or_else(|| PkiError::InvalidValue {
-            what: "validity".into(),
-            problem: "end out of range".into(),
-        })?;
+        let not_after = now
+            .checked_add(validity)
+            .ok_or_else(|| PkiError::InvalidValue {
+                what: "validity".into(),
+                problem: "end out of range".into(),
+            })?;
         let serial = random_serial(&rng)?;
         let cert_der = sign_certificate(
             signer.as_ref(),
@@ -139,7 +141,8 @@ impl LocalCa {
     /// [`PkiError::KeyRejected`] or [`PkiError::Malformed`] for bad inputs;
     /// [`PkiError::KeyMismatch`] if the key is not the certificate's.
     pub fn from_parts(key_pkcs8: &[u8], certificate: &[u8]) -> Result<Self, PkiError> {
-        let key_der = zeroize::Zeroizing::new(pem::parse_pem_or_der(key_pkcs8, &[pem::PRIVATE_KEY])?);
+        let key_der =
+            zeroize::Zeroizing::new(pem::parse_pem_or_der(key_pkcs8, &[pem::PRIVATE_KEY])?);
         let key = Arc::new(SoftwareKey::from_pkcs8_der(&key_der)?);
         let mut ca = Self::with_signer(key.clone(), certificate)?;
         ca.software = Some(key);
@@ -366,14 +369,18 @@ impl DynSignatureAlgorithmIdentifier for BuilderKey<'_> {
 
 fn sign_certificate(signer: &dyn Signer, parts: TbsParts<'_>) -> Result<Vec<u8>, PkiError> {
     let build = |e: x509_cert::builder::Error| PkiError::Encoding(format!("certificate: {e}"));
-    let validity = Validity::new(to_x509_time(parts.not_before)?, to_x509_time(parts.not_after)?);
+    let validity = Validity::new(
+        to_x509_time(parts.not_before)?,
+        to_x509_time(parts.not_after)?,
+    );
     let serial = X509Serial::new(parts.serial).map_err(PkiError::encoding)?;
     let profile = FixedProfile {
         issuer: parts.issuer,
         subject: parts.subject,
         extensions: parts.extensions,
     };
-    let mut builder = CertificateBuilder::new(profile, serial, validity, parts.spki).map_err(build)?;
+    let mut builder =
+        CertificateBuilder::new(profile, serial, validity, parts.spki).map_err(build)?;
     let key = BuilderKey(signer);
     let tbs = builder.finalize(&key).map_err(build)?;
     let signature = signer.sign(&tbs)?;

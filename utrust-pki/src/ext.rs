@@ -52,7 +52,11 @@ pub fn key_usages_from_bit_string(bits: &BitString) -> Vec<KeyUsage> {
         .collect()
 }
 
-fn extension(oid: ObjectIdentifier, critical: bool, value: &impl Encode) -> Result<Extension, PkiError> {
+fn extension(
+    oid: ObjectIdentifier,
+    critical: bool,
+    value: &impl Encode,
+) -> Result<Extension, PkiError> {
     let der = value.to_der().map_err(PkiError::encoding)?;
     Ok(Extension {
         extn_id: oid,
@@ -69,7 +73,11 @@ fn extension(oid: ObjectIdentifier, critical: bool, value: &impl Encode) -> Resu
 pub fn requested_extensions(req: &RequestedExtensions) -> Result<Vec<Extension>, PkiError> {
     let mut out = Vec::new();
     if !req.key_usage.is_empty() {
-        out.push(extension(oids::KEY_USAGE, true, &key_usage_bit_string(&req.key_usage)?)?);
+        out.push(extension(
+            oids::KEY_USAGE,
+            true,
+            &key_usage_bit_string(&req.key_usage)?,
+        )?);
     }
     if !req.extended_key_usage.is_empty() {
         let eku = ExtendedKeyUsage(
@@ -107,7 +115,10 @@ pub fn decode_requested(extensions: &[Extension]) -> Result<RequestedExtensions,
     let mut seen: Vec<ObjectIdentifier> = Vec::new();
     for e in extensions {
         if seen.contains(&e.extn_id) {
-            return Err(PkiError::Malformed(format!("extension {} twice", e.extn_id)));
+            return Err(PkiError::Malformed(format!(
+                "extension {} twice",
+                e.extn_id
+            )));
         }
         seen.push(e.extn_id);
         let value = e.extn_value.as_bytes();
@@ -119,11 +130,10 @@ pub fn decode_requested(extensions: &[Extension]) -> Result<RequestedExtensions,
             out.extended_key_usage = eku.0.iter().map(from_asn1_oid).collect::<Result<_, _>>()?;
         } else if e.extn_id == oids::CERTIFICATE_POLICIES {
             let cp = CertificatePolicies::from_der(value).map_err(PkiError::malformed)?;
-            out.certificate_policies = cp
-                .0
-                .iter()
-                .map(|p| from_asn1_oid(&p.policy_identifier))
-                .collect::<Result<_, _>>()?;
+            out.certificate_policies =
+                cp.0.iter()
+                    .map(|p| from_asn1_oid(&p.policy_identifier))
+                    .collect::<Result<_, _>>()?;
         }
     }
     Ok(out)
@@ -202,7 +212,10 @@ mod tests {
 
     #[test]
     fn single_digital_signature() {
-        assert_eq!(der_of(&[KeyUsage::DigitalSignature]), [0x03, 0x02, 0x07, 0x80]);
+        assert_eq!(
+            der_of(&[KeyUsage::DigitalSignature]),
+            [0x03, 0x02, 0x07, 0x80]
+        );
     }
 
     #[test]

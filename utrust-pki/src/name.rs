@@ -116,9 +116,10 @@ fn decode_atv(atv: &AttributeTypeAndValue) -> Result<SubjectAttribute, PkiError>
             ascii().ok_or_else(|| bad("TeletexString beyond ASCII"))?,
             StringType::Utf8,
         ),
-        Tag::BmpString => (decode_bmp(bytes).ok_or_else(|| bad("invalid BMPString"))?, {
-            StringType::Utf8
-        }),
+        Tag::BmpString => (
+            decode_bmp(bytes).ok_or_else(|| bad("invalid BMPString"))?,
+            { StringType::Utf8 },
+        ),
         other => return Err(bad(&format!("unsupported value type {other}"))),
     };
     if !string_type.admits(&value) {
@@ -135,7 +136,7 @@ fn decode_atv(atv: &AttributeTypeAndValue) -> Result<SubjectAttribute, PkiError>
 }
 
 fn decode_bmp(bytes: &[u8]) -> Option<String> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     let units: Vec<u16> = bytes

@@ -25,11 +25,8 @@ pub const PRIVATE_KEY: &str = "PRIVATE KEY";
 /// assert!(pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----\n"));
 /// ```
 pub fn to_pem(label: &str, der: &[u8]) -> String {
-    match der::pem::encode_string(label, der::pem::LineEnding::LF, der) {
-        Ok(s) => s,
-        // Only an invalid label can fail (documented above).
-        Err(_) => String::new(),
-    }
+    // Only an invalid label can fail (documented above).
+    der::pem::encode_string(label, der::pem::LineEnding::LF, der).unwrap_or_default()
 }
 
 /// Returns the DER of `input`: decoded if it is PEM with one of `labels`,
@@ -45,7 +42,9 @@ pub fn parse_pem_or_der(input: &[u8], labels: &[&str]) -> Result<Vec<u8>, PkiErr
     if trimmed.starts_with(b"-----BEGIN ") {
         let (label, der) = der::pem::decode_vec(trimmed).map_err(PkiError::malformed)?;
         if !labels.contains(&label) {
-            return Err(PkiError::Malformed(format!("unexpected PEM label {label:?}")));
+            return Err(PkiError::Malformed(format!(
+                "unexpected PEM label {label:?}"
+            )));
         }
         Ok(der)
     } else if input.first() == Some(&0x30) {

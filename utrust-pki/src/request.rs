@@ -71,5 +71,6 @@ pub fn build_request(template: &RequestTemplate, signer: &dyn Signer) -> Result<
 /// Decodes a signer's SPKI, reporting a broken signer as an encoding error.
 pub(crate) fn spki_from_der(der: &[u8]) -> Result<SubjectPublicKeyInfoOwned, PkiError> {
     use der::Decode;
-    SubjectPublicKeyInfoOwned::from_der(der).map_err(|e| PkiError::Encoding(format!("signer SPKI: {e}")))
+    SubjectPublicKeyInfoOwned::from_der(der)
+        .map_err(|e| PkiError::Encoding(format!("signer SPKI: {e}")))
 }

@@ -14,8 +14,8 @@ use der::Encode;
 use der::asn1::{Any, BitString};
 use ring::rand::SystemRandom;
 use ring::signature::{
-    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair,
-    Ed25519KeyPair, KeyPair,
+    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair, Ed25519KeyPair,
+    KeyPair,
 };
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use utrust_core::domain::catalog::KeyAlgorithm;
@@ -103,21 +103,19 @@ impl SoftwareKey {
     /// [`PkiError::KeyRejected`] if it is not a P-256, P-384 or Ed25519 PKCS#8 key.
     pub fn from_pkcs8_der(pkcs8: &[u8]) -> Result<Self, PkiError> {
         let rng = SystemRandom::new();
-        let (algorithm, pair) =
-            if let Ok(p) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8, &rng) {
-                (KeyAlgorithm::EcdsaP256, Pair::Ecdsa(p))
-            } else if let Ok(p) =
-                EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_ASN1_SIGNING, pkcs8, &rng)
-            {
-                (KeyAlgorithm::EcdsaP384, Pair::Ecdsa(p))
-            } else {
-                let p = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(|e| {
-                    PkiError::KeyRejected(format!(
-                        "not a P-256, P-384 or Ed25519 PKCS#8 key ({e})"
-                    ))
-                })?;
-                (KeyAlgorithm::Ed25519, Pair::Ed25519(p))
-            };
+        let (algorithm, pair) = if let Ok(p) =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8, &rng)
+        {
+            (KeyAlgorithm::EcdsaP256, Pair::Ecdsa(p))
+        } else if let Ok(p) = EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_ASN1_SIGNING, pkcs8, &rng)
+        {
+            (KeyAlgorithm::EcdsaP384, Pair::Ecdsa(p))
+        } else {
+            let p = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(|e| {
+                PkiError::KeyRejected(format!("not a P-256, P-384 or Ed25519 PKCS#8 key ({e})"))
+            })?;
+            (KeyAlgorithm::Ed25519, Pair::Ed25519(p))
+        };
         let public = match &pair {
             Pair::Ecdsa(p) => p.public_key().as_ref().to_vec(),
             Pair::Ed25519(p) => p.public_key().as_ref().to_vec(),
@@ -186,7 +184,10 @@ impl Signer for SoftwareKey {
 }
 
 fn unsupported(a: KeyAlgorithm) -> PkiError {
-    PkiError::UnsupportedAlgorithm(format!("{} keys cannot be generated or used here", a.as_str()))
+    PkiError::UnsupportedAlgorithm(format!(
+        "{} keys cannot be generated or used here",
+        a.as_str()
+    ))
 }
 
 /// Builds the SPKI DER of an EC point or Ed25519 public key.

@@ -40,7 +40,9 @@ fn key_algorithm(spki: &SubjectPublicKeyInfoRef<'_>) -> Result<KeyAlgorithm, Pki
             .as_ref()
             .ok_or_else(|| PkiError::Malformed("EC key without a named curve".to_owned()))?
             .decode_as()
-            .map_err(|_| PkiError::UnsupportedAlgorithm("EC key with explicit parameters".into()))?;
+            .map_err(|_| {
+                PkiError::UnsupportedAlgorithm("EC key with explicit parameters".into())
+            })?;
         if curve == oids::P256 {
             Ok(KeyAlgorithm::EcdsaP256)
         } else if curve == oids::P384 {
@@ -63,7 +65,9 @@ fn key_algorithm(spki: &SubjectPublicKeyInfoRef<'_>) -> Result<KeyAlgorithm, Pki
     } else if oid == oids::GOST2012_512 {
         Ok(KeyAlgorithm::Gost2012_512)
     } else {
-        Err(PkiError::UnsupportedAlgorithm(format!("public key algorithm {oid}")))
+        Err(PkiError::UnsupportedAlgorithm(format!(
+            "public key algorithm {oid}"
+        )))
     }
 }
 

@@ -28,7 +28,13 @@ fn now() -> OffsetDateTime {
 }
 
 fn new_ca(alg: KeyAlgorithm) -> LocalCa {
-    LocalCa::generate(&ca_subject(), alg, Duration::days(3650), now() - Duration::hours(1)).unwrap()
+    LocalCa::generate(
+        &ca_subject(),
+        alg,
+        Duration::days(3650),
+        now() - Duration::hours(1),
+    )
+    .unwrap()
 }
 
 fn issue_request(csr_der: Vec<u8>, template: &RequestTemplate) -> IssueRequest {
@@ -51,14 +57,21 @@ async fn openssl_verifies_issued_certificates() {
     if !have_openssl() {
         return;
     }
-    for ca_alg in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::EcdsaP384, KeyAlgorithm::Ed25519] {
+    for ca_alg in [
+        KeyAlgorithm::EcdsaP256,
+        KeyAlgorithm::EcdsaP384,
+        KeyAlgorithm::Ed25519,
+    ] {
         let ca = new_ca(ca_alg);
         let template = person_template(KeyAlgorithm::EcdsaP256);
         let key = SoftwareKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
         let csr = build_request(&template, &key).unwrap();
         let inspected = CsrInspector::new().inspect(&csr).unwrap();
         template_fits(&template, &inspected);
-        let cert = ca.issue(issue_request(inspected.der, &template)).await.unwrap();
+        let cert = ca
+            .issue(issue_request(inspected.der, &template))
+            .await
+            .unwrap();
 
         let dir = tempfile::tempdir().unwrap();
         write_pair(dir.path(), &ca, &cert);
@@ -67,12 +80,20 @@ async fn openssl_verifies_issued_certificates() {
 
         let subject = openssl_ok(
             dir.path(),
-            &["x509", "-noout", "-subject", "-nameopt", "oid", "-in", "cert.pem"],
+            &[
+                "x509", "-noout", "-subject", "-nameopt", "oid", "-in", "cert.pem",
+            ],
         );
-        assert!(subject.contains("1.2.643.3.131.1.1=500100732259"), "{subject}");
+        assert!(
+            subject.contains("1.2.643.3.131.1.1=500100732259"),
+            "{subject}"
+        );
         assert!(subject.contains("1.2.643.100.3=11223344595"), "{subject}");
 
-        let serial = openssl_ok(dir.path(), &["x509", "-noout", "-serial", "-in", "cert.pem"]);
+        let serial = openssl_ok(
+            dir.path(),
+            &["x509", "-noout", "-serial", "-in", "cert.pem"],
+        );
         assert_eq!(
             serial.trim().to_ascii_lowercase(),
             format!("serial={}", cert.serial.as_str())
@@ -81,7 +102,15 @@ async fn openssl_verifies_issued_certificates() {
 
         let text = openssl_ok(
             dir.path(),
-            &["x509", "-noout", "-text", "-nameopt", "oneline,-esc_msb", "-in", "cert.pem"],
+            &[
+                "x509",
+                "-noout",
+                "-text",
+                "-nameopt",
+                "oneline,-esc_msb",
+                "-in",
+                "cert.pem",
+            ],
         );
         for needle in [
             "X509v3 Basic Constraints: critical",
@@ -109,7 +138,10 @@ async fn openssl_verifies_issued_certificates() {
     }
 }
 
-fn template_fits(template: &RequestTemplate, inspected: &utrust_core::domain::request::InspectedRequest) {
+fn template_fits(
+    template: &RequestTemplate,
+    inspected: &utrust_core::domain::request::InspectedRequest,
+) {
     assert_eq!(template.check(inspected), Ok(()));
 }
 
@@ -130,11 +162,17 @@ async fn issues_for_an_openssl_request() {
         subject: inspected.subject.clone(),
         extensions: inspected.extensions.clone(),
     };
-    let cert = ca.issue(issue_request(inspected.der, &template)).await.unwrap();
+    let cert = ca
+        .issue(issue_request(inspected.der, &template))
+        .await
+        .unwrap();
     write_pair(dir.path(), &ca, &cert);
     openssl_ok(dir.path(), &["verify", "-CAfile", "ca.pem", "cert.pem"]);
     // The certificate certifies the key OpenSSL generated.
-    let from_cert = openssl_ok(dir.path(), &["x509", "-noout", "-pubkey", "-in", "cert.pem"]);
+    let from_cert = openssl_ok(
+        dir.path(),
+        &["x509", "-noout", "-pubkey", "-in", "cert.pem"],
+    );
     let from_key = openssl_ok(dir.path(), &["pkey", "-pubout", "-in", "key.pem"]);
     assert_eq!(from_cert, from_key);
 }
@@ -146,21 +184,29 @@ async fn reloaded_ca_keeps_issuing_under_the_same_certificate() {
     }
     let ca = new_ca(KeyAlgorithm::EcdsaP256);
     let key_pem = ca.key_pkcs8_pem().unwrap();
-    let reloaded = LocalCa::from_parts(key_pem.as_bytes(), ca.certificate_pem().as_bytes()).unwrap();
+    let reloaded =
+        LocalCa::from_parts(key_pem.as_bytes(), ca.certificate_pem().as_bytes()).unwrap();
     assert_eq!(reloaded.certificate_der(), ca.certificate_der());
     assert_eq!(reloaded.ca_certificate_der(), ca.certificate_der());
-    let reloaded_der = LocalCa::from_parts(ca.key_pkcs8_der().unwrap(), ca.certificate_der()).unwrap();
+    let reloaded_der =
+        LocalCa::from_parts(ca.key_pkcs8_der().unwrap(), ca.certificate_der()).unwrap();
 
     let template = person_template(KeyAlgorithm::Ed25519);
     let key = SoftwareKey::generate(KeyAlgorithm::Ed25519).unwrap();
     let csr = build_request(&template, &key).unwrap();
-    let cert = reloaded_der.issue(issue_request(csr, &template)).await.unwrap();
+    let cert = reloaded_der
+        .issue(issue_request(csr, &template))
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     write_pair(dir.path(), &ca, &cert);
     openssl_ok(dir.path(), &["verify", "-CAfile", "ca.pem", "cert.pem"]);
     // OpenSSL reads the exported CA key.
     std::fs::write(dir.path().join("cakey.pem"), key_pem).unwrap();
-    openssl_ok(dir.path(), &["pkey", "-check", "-noout", "-in", "cakey.pem"]);
+    openssl_ok(
+        dir.path(),
+        &["pkey", "-check", "-noout", "-in", "cakey.pem"],
+    );
 }
 
 #[test]
@@ -204,7 +250,9 @@ fn serials_are_positive_and_distinct() {
     let csr = build_request(&template, &key).unwrap();
     let mut seen = std::collections::HashSet::new();
     for _ in 0..200 {
-        let cert = ca.issue_certificate(&issue_request(csr.clone(), &template)).unwrap();
+        let cert = ca
+            .issue_certificate(&issue_request(csr.clone(), &template))
+            .unwrap();
         let bytes = cert.serial.to_bytes();
         assert_eq!(bytes.len(), 16);
         assert!(bytes[0] != 0 && bytes[0] < 0x80);

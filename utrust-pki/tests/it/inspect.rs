@@ -24,7 +24,9 @@ fn rejection(input: &[u8]) -> CsrRejection {
 
 /// A request made by OpenSSL with `-newkey ALG`, returned as PEM.
 pub fn openssl_request(dir: &Path, newkey: &[&str]) -> String {
-    let mut args = vec!["req", "-new", "-nodes", "-keyout", "key.pem", "-out", "req.pem"];
+    let mut args = vec![
+        "req", "-new", "-nodes", "-keyout", "key.pem", "-out", "req.pem",
+    ];
     args.extend_from_slice(newkey);
     args.extend_from_slice(&[
         "-utf8",
@@ -52,7 +54,10 @@ fn accepts_an_openssl_p256_request() {
     let got = CsrInspector::new().inspect(pem.as_bytes()).unwrap();
     assert_eq!(got.key_algorithm, KeyAlgorithm::EcdsaP256);
     assert_eq!(got.subject[0], attr("2.5.4.6", "RU", StringType::Printable));
-    assert_eq!(got.subject[1], attr("2.5.4.3", "Петров Пётр", StringType::Utf8));
+    assert_eq!(
+        got.subject[1],
+        attr("2.5.4.3", "Петров Пётр", StringType::Utf8)
+    );
     assert_eq!(got.subject[4].string_type, StringType::Ia5);
     assert_eq!(
         got.extensions.key_usage,
@@ -71,9 +76,18 @@ fn accepts_openssl_ed25519_p384_and_rsa_requests() {
     }
     for (newkey, want) in [
         (&["-newkey", "ed25519"][..], KeyAlgorithm::Ed25519),
-        (&["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"][..], KeyAlgorithm::EcdsaP384),
-        (&["-newkey", "rsa:2048", "-sha256"][..], KeyAlgorithm::Rsa2048),
-        (&["-newkey", "rsa:2048", "-sha512"][..], KeyAlgorithm::Rsa2048),
+        (
+            &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"][..],
+            KeyAlgorithm::EcdsaP384,
+        ),
+        (
+            &["-newkey", "rsa:2048", "-sha256"][..],
+            KeyAlgorithm::Rsa2048,
+        ),
+        (
+            &["-newkey", "rsa:2048", "-sha512"][..],
+            KeyAlgorithm::Rsa2048,
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let pem = openssl_request(dir.path(), newkey);
@@ -89,7 +103,10 @@ fn rsa_1024_is_a_weak_key() {
     }
     let dir = tempfile::tempdir().unwrap();
     let pem = openssl_request(dir.path(), &["-newkey", "rsa:1024"]);
-    assert!(matches!(rejection(pem.as_bytes()), CsrRejection::WeakKey(_)));
+    assert!(matches!(
+        rejection(pem.as_bytes()),
+        CsrRejection::WeakKey(_)
+    ));
 }
 
 #[test]
@@ -99,7 +116,10 @@ fn legacy_pem_label_and_der_are_accepted() {
     assert!(CsrInspector::new().inspect(legacy.as_bytes()).is_ok());
     assert!(CsrInspector::new().inspect(&der).is_ok());
     let wrong = to_pem("CERTIFICATE", &der);
-    assert!(matches!(rejection(wrong.as_bytes()), CsrRejection::Malformed(_)));
+    assert!(matches!(
+        rejection(wrong.as_bytes()),
+        CsrRejection::Malformed(_)
+    ));
 }
 
 #[test]
@@ -113,10 +133,7 @@ fn flipped_signature_byte_is_a_bad_signature() {
 #[test]
 fn changed_subject_is_a_bad_signature() {
     let mut der = our_request();
-    let at = der
-        .windows(12)
-        .position(|w| w == b"500100732259")
-        .unwrap();
+    let at = der.windows(12).position(|w| w == b"500100732259").unwrap();
     der[at] = b'6';
     assert_eq!(rejection(&der), CsrRejection::BadSignature);
 }

@@ -8,13 +8,20 @@ use crate::support::{have_openssl, openssl_ok};
 
 #[test]
 fn sign_verify_and_pkcs8_round_trip() {
-    for alg in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::EcdsaP384, KeyAlgorithm::Ed25519] {
+    for alg in [
+        KeyAlgorithm::EcdsaP256,
+        KeyAlgorithm::EcdsaP384,
+        KeyAlgorithm::Ed25519,
+    ] {
         let key = SoftwareKey::generate(alg).unwrap();
         let spki = key.public_key_spki_der();
         assert_eq!(key_algorithm_of_spki(&spki), Ok(alg));
         let sig = key.sign(b"message").unwrap();
         let alg_id = key.signature_algorithm_identifier();
-        assert_eq!(verify_signature(&spki, &alg_id.oid, b"message", &sig), Ok(alg));
+        assert_eq!(
+            verify_signature(&spki, &alg_id.oid, b"message", &sig),
+            Ok(alg)
+        );
         assert_eq!(
             verify_signature(&spki, &alg_id.oid, b"messagf", &sig),
             Err(PkiError::BadSignature)
@@ -36,14 +43,24 @@ fn ecdsa_signatures_are_der_sequences() {
 
 #[test]
 fn rsa_and_gost_cannot_be_generated() {
-    for alg in [KeyAlgorithm::Rsa2048, KeyAlgorithm::Gost2012_256, KeyAlgorithm::Gost2012_512] {
-        assert!(matches!(SoftwareKey::generate(alg), Err(PkiError::UnsupportedAlgorithm(_))));
+    for alg in [
+        KeyAlgorithm::Rsa2048,
+        KeyAlgorithm::Gost2012_256,
+        KeyAlgorithm::Gost2012_512,
+    ] {
+        assert!(matches!(
+            SoftwareKey::generate(alg),
+            Err(PkiError::UnsupportedAlgorithm(_))
+        ));
     }
 }
 
 #[test]
 fn garbage_pkcs8_is_rejected() {
-    assert!(matches!(SoftwareKey::from_pkcs8_der(&[0x30, 0x00]), Err(PkiError::KeyRejected(_))));
+    assert!(matches!(
+        SoftwareKey::from_pkcs8_der(&[0x30, 0x00]),
+        Err(PkiError::KeyRejected(_))
+    ));
 }
 
 #[test]
@@ -53,8 +70,14 @@ fn loads_keys_generated_by_openssl() {
     }
     let dir = tempfile::tempdir().unwrap();
     for (args, alg) in [
-        (&["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"][..], KeyAlgorithm::EcdsaP256),
-        (&["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"][..], KeyAlgorithm::EcdsaP384),
+        (
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"][..],
+            KeyAlgorithm::EcdsaP256,
+        ),
+        (
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"][..],
+            KeyAlgorithm::EcdsaP384,
+        ),
         (&["-algorithm", "ED25519"][..], KeyAlgorithm::Ed25519),
     ] {
         let mut all = vec!["genpkey", "-out", "k.pem"];
@@ -64,7 +87,12 @@ fn loads_keys_generated_by_openssl() {
         let key = SoftwareKey::from_pkcs8_pem(&pem).unwrap();
         assert_eq!(key.algorithm(), alg);
         // Same public key as OpenSSL derives.
-        openssl_ok(dir.path(), &["pkey", "-in", "k.pem", "-pubout", "-outform", "DER", "-out", "pub.der"]);
+        openssl_ok(
+            dir.path(),
+            &[
+                "pkey", "-in", "k.pem", "-pubout", "-outform", "DER", "-out", "pub.der",
+            ],
+        );
         let pub_der = std::fs::read(dir.path().join("pub.der")).unwrap();
         assert_eq!(key.public_key_spki_der(), pub_der, "{alg:?}");
     }
