@@ -145,3 +145,50 @@ fn decode_bmp(bytes: &[u8]) -> Option<String> {
         .collect();
     String::from_utf16(&units).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn name_with(tag: Tag, bytes: &[u8]) -> Name {
+        let atv = AttributeTypeAndValue {
+            oid: der::asn1::ObjectIdentifier::new_unwrap("2.5.4.3"),
+            value: Any::new(tag, bytes).unwrap(),
+        };
+        let mut rdns = RdnSequence::default();
+        rdns.push(RelativeDistinguishedName::try_from(vec![atv]).unwrap());
+        Name::hazmat_from_rdn_sequence(rdns)
+    }
+
+    #[test]
+    fn bmp_string_is_decoded_as_utf8_text() {
+        let utf16: Vec<u8> = "Пётр".encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let got = decode_name(&name_with(Tag::BmpString, &utf16)).unwrap();
+        assert_eq!(got[0].value, "Пётр");
+        assert_eq!(got[0].string_type, StringType::Utf8);
+    }
+
+    #[test]
+    fn ascii_teletex_is_accepted_other_teletex_is_not() {
+        let got = decode_name(&name_with(Tag::TeletexString, b"Petrov")).unwrap();
+        assert_eq!(got[0].value, "Petrov");
+        assert!(matches!(
+            decode_name(&name_with(Tag::TeletexString, &[0xC8, 0x41])),
+            Err(PkiError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn letters_in_a_received_numeric_string_are_malformed() {
+        assert!(matches!(
+            decode_name(&name_with(Tag::NumericString, b"12a")),
+            Err(PkiError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn odd_bmp_is_malformed() {
+        assert!(decode_name(&name_with(Tag::BmpString, &[0x04])).is_err());
+    }
+}

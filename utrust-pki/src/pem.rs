@@ -32,15 +32,25 @@ pub fn to_pem(label: &str, der: &[u8]) -> String {
 /// Returns the DER of `input`: decoded if it is PEM with one of `labels`,
 /// as is if it looks like DER (starts with a SEQUENCE tag).
 ///
-/// Leading whitespace before PEM is tolerated, as is a trailing newline.
+/// Whitespace around PEM and CRLF line endings are tolerated.
 ///
 /// # Errors
 /// [`PkiError::Malformed`] for bad PEM, an unexpected label, or input that is
 /// neither PEM nor DER.
 pub fn parse_pem_or_der(input: &[u8], labels: &[&str]) -> Result<Vec<u8>, PkiError> {
-    let trimmed = trim_ascii_start(input);
+    let trimmed = input.trim_ascii();
     if trimmed.starts_with(b"-----BEGIN ") {
-        let (label, der) = der::pem::decode_vec(trimmed).map_err(PkiError::malformed)?;
+        // Windows tools write CRLF; the strict RFC 7468 decoder wants one style.
+        // Zeroized: the text may be a private key.
+        let mut text = zeroize::Zeroizing::new(
+            trimmed
+                .iter()
+                .copied()
+                .filter(|&b| b != b'\r')
+                .collect::<Vec<u8>>(),
+        );
+        text.push(b'\n');
+        let (label, der) = der::pem::decode_vec(&text).map_err(PkiError::malformed)?;
         if !labels.contains(&label) {
             return Err(PkiError::Malformed(format!(
                 "unexpected PEM label {label:?}"
@@ -52,9 +62,4 @@ pub fn parse_pem_or_der(input: &[u8], labels: &[&str]) -> Result<Vec<u8>, PkiErr
     } else {
         Err(PkiError::Malformed("neither PEM nor DER".to_owned()))
     }
-}
-
-fn trim_ascii_start(b: &[u8]) -> &[u8] {
-    let n = b.iter().take_while(|c| c.is_ascii_whitespace()).count();
-    b.get(n..).unwrap_or_default()
 }

@@ -202,3 +202,11 @@ fn signature_algorithm_must_fit_the_key() {
         Err(PkiError::UnsupportedAlgorithm(_))
     ));
 }
+
+#[test]
+fn crlf_pem_with_surrounding_whitespace_is_accepted() {
+    let pem = to_pem("CERTIFICATE REQUEST", &our_request()).replace('\n', "\r\n");
+    let padded = format!("\r\n  {pem}\r\n");
+    let got = CsrInspector::new().inspect(padded.as_bytes());
+    assert!(got.is_ok(), "{got:?}");
+}
