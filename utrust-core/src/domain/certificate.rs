@@ -32,7 +32,7 @@ impl SerialNumber {
     pub fn parse(s: &str) -> Result<Self, IdentifierError> {
         let f = "serial";
         let s = s.to_ascii_lowercase();
-        if s.is_empty() || s.len() % 2 != 0 || s.len() > 40 {
+        if s.is_empty() || !s.len().is_multiple_of(2) || s.len() > 40 {
             return Err(IdentifierError {
                 field: f,
                 problem: IdentifierProblem::Length {

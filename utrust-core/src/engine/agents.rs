@@ -154,10 +154,10 @@ impl Engine {
                     format!("product {} is not under quantity accounting", product.code),
                 ));
             }
-            if let Allotment::Finite(n) = quota.allotment {
-                if n > crate::domain::quota::MAX_QUANTITY {
-                    return Err(Error::invalid("quantities", "a quantity is -1, 0 or 1..=1500"));
-                }
+            if let Allotment::Finite(n) = quota.allotment
+                && n > crate::domain::quota::MAX_QUANTITY
+            {
+                return Err(Error::invalid("quantities", "a quantity is -1, 0 or 1..=1500"));
             }
             *quota = Quota::new(quota.allotment);
         }

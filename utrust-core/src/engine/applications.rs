@@ -98,10 +98,10 @@ impl Engine {
                 return Err(Error::invalid(field, "must not be empty"));
             }
         }
-        if let Account::LegalEntity { name, .. } = &new.account {
-            if name.trim().is_empty() {
-                return Err(Error::invalid("organization.name", "must not be empty"));
-            }
+        if let Account::LegalEntity { name, .. } = &new.account
+            && name.trim().is_empty()
+        {
+            return Err(Error::invalid("organization.name", "must not be empty"));
         }
         let now = self.clock.now();
         let mut app = Application {
