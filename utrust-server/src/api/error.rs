@@ -1,0 +1,99 @@
+//! Errors as HTTP responses: `{"error": code, "message": text, "field"?: name}`.
+//! The mapping from the engine's error codes to status codes lives here only.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utrust_core::Error;
+
+/// An API error.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable code.
+    pub code: String,
+    /// Human-readable message.
+    pub message: String,
+    /// The input field at fault.
+    pub field: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    /// An error with a status and code.
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: code.to_owned(),
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// A 422 naming the field at fault.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid_field".into(),
+            message: message.into(),
+            field: Some(field.to_owned()),
+        }
+    }
+
+    /// A 404.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let code = e.code();
+        let status = match code {
+            "not_found" => StatusCode::NOT_FOUND,
+            "invalid_transition" | "quota_exhausted" | "quota_below_usage" | "duplicate"
+            | "concurrent_modification" | "point_unavailable" | "ca_refused" => StatusCode::CONFLICT,
+            "ca_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %e, "internal error");
+            "internal error".to_owned()
+        } else {
+            e.to_string()
+        };
+        Self {
+            status,
+            code: code.to_owned(),
+            message,
+            field: e.field(),
+        }
+    }
+}
+
+impl From<utrust_core::domain::identifiers::IdentifierError> for ApiError {
+    fn from(e: utrust_core::domain::identifiers::IdentifierError) -> Self {
+        Self::from(Error::from(e))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            error: &self.code,
+            message: &self.message,
+            field: self.field.as_deref(),
+        };
+        (self.status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,81 @@
+//! The HTTP API under `/api/v1` (DESIGN §7). Handlers parse the wire format, call
+//! one engine use case, and render the result; no business rule lives here.
+
+mod applications;
+mod auth;
+mod catalog;
+mod error;
+mod json;
+mod wire;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use utrust_core::Engine;
+
+pub use error::ApiError;
+
+/// Largest request body accepted (bytes).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The engine.
+    pub engine: Engine,
+    /// The bootstrap admin token (compared in constant time).
+    pub admin_token: Arc<zeroize::Zeroizing<String>>,
+}
+
+impl core::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("route")
+}
+
+/// The router of the whole API.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/products", post(catalog::create_product))
+        .route("/products/{id}", get(catalog::get_product))
+        .route("/organizations", post(catalog::create_organization))
+        .route(
+            "/organizations/{id}",
+            get(catalog::get_organization).patch(catalog::patch_organization),
+        )
+        .route("/branches", post(catalog::create_branch))
+        .route("/branches/{id}", get(catalog::get_branch).patch(catalog::patch_branch))
+        .route("/points", post(catalog::create_point))
+        .route("/points/{id}", get(catalog::get_point).patch(catalog::patch_point))
+        .route("/services", post(catalog::create_service))
+        .route("/services/{id}", get(catalog::get_service))
+        .route("/applications", post(applications::create))
+        .route("/applications/{id}", get(applications::get))
+        .route("/applications/{id}/request-template", get(applications::template))
+        .route("/applications/{id}/csr", post(applications::attach_csr))
+        .route("/applications/{id}/approve", post(applications::approve))
+        .route("/applications/{id}/reject", post(applications::reject))
+        .route("/applications/{id}/cancel", post(applications::cancel))
+        .route("/applications/{id}/issue", post(applications::issue))
+        .route("/applications/{id}/certificate", get(applications::certificate))
+        .route("/certificates/{serial}", get(applications::certificate_by_serial))
+        .route("/ca/certificate", get(applications::ca_certificate))
+        .fallback(not_found)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_bearer));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

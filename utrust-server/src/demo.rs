@@ -1,0 +1,340 @@
+//! `utrust-server demo`: the core flow in-process on the embedded default.
+//!
+//! It creates a catalog (two products with OID sets, one under quantity
+//! accounting), an organization with a branch and an issuing point, a service,
+//! and one application each for a natural person (ФЛ), a sole proprietor (ИП)
+//! and a legal entity (ЮЛ). For each it reads the request template, generates a
+//! key, builds and signs the PKCS#10 request, attaches it, and issues. It writes
+//! `DIR/ca.pem`, `DIR/requests/*.csr.pem` and `DIR/certificates/*.pem`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use time::macros::date;
+use utrust_core::domain::agents::{Branch, IssuingPoint, Organization, PointParent};
+use utrust_core::domain::application::{Account, Actor, Address, CertificateOwner, Passport};
+use utrust_core::domain::catalog::{ApplicantKind, OidSet, Product, Service};
+use utrust_core::domain::identifiers::{
+    AnyInn, Email, Inn, InnLe, Kpp, Ogrn, Ogrnip, Oid, PassportRf, RegionCode, Snils,
+};
+use utrust_core::domain::quota::{Allotment, Quota};
+use utrust_core::NewApplication;
+use utrust_pki::{build_request, to_pem, SoftwareKey};
+
+use crate::bootstrap::embedded_engine;
+
+/// Marker file that makes a directory a demo directory (safe to reset).
+const MARKER: &str = ".utrust-demo";
+
+/// Demo failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DemoError {
+    /// The directory holds something other than a previous demo.
+    #[error("{0} is not empty and was not made by `demo`; choose another --data-dir")]
+    NotADemoDir(PathBuf),
+    /// File system.
+    #[error("{path}: {source}")]
+    Io {
+        /// Path at fault.
+        path: PathBuf,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// Start-up.
+    #[error(transparent)]
+    Bootstrap(#[from] crate::bootstrap::BootstrapError),
+    /// A use case failed.
+    #[error("engine: {0}")]
+    Engine(#[from] utrust_core::Error),
+    /// Key or request generation failed.
+    #[error("pki: {0}")]
+    Pki(#[from] utrust_pki::PkiError),
+    /// Demo data is invalid (a bug in the demo).
+    #[error("demo data: {0}")]
+    Data(#[from] utrust_core::domain::identifiers::IdentifierError),
+}
+
+/// One issued certificate of the demo.
+#[derive(Debug, Serialize)]
+pub struct DemoCertificate {
+    /// Applicant kind.
+    pub applicant_kind: String,
+    /// Application id.
+    pub application_id: String,
+    /// Final application status.
+    pub status: String,
+    /// Serial (hex).
+    pub serial: String,
+    /// Subject text.
+    pub subject: String,
+    /// PEM file.
+    pub path: PathBuf,
+    /// The CSR it was issued from (PEM file).
+    pub request: PathBuf,
+}
+
+/// The demo's summary (`--json`).
+#[derive(Debug, Serialize)]
+pub struct DemoSummary {
+    /// The CA certificate (PEM file).
+    pub ca_certificate: PathBuf,
+    /// Issued certificates (PEM files).
+    pub certificates: Vec<PathBuf>,
+    /// Certificate requests built (PEM files).
+    pub requests: Vec<PathBuf>,
+    /// The SQLite database.
+    pub database: PathBuf,
+    /// Details per application.
+    pub issued: Vec<DemoCertificate>,
+    /// The point's counters after the run.
+    pub point: DemoPoint,
+}
+
+/// Counters of the demo point.
+#[derive(Debug, Serialize)]
+pub struct DemoPoint {
+    /// Point id.
+    pub id: String,
+    /// Limit.
+    pub limit: i64,
+    /// Issued.
+    pub issued: u32,
+    /// Remaining (`null` when unlimited).
+    pub remaining: Option<u32>,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DemoError + '_ {
+    move |source| DemoError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Empties a previous demo directory, or claims a new/empty one.
+fn prepare(dir: &Path) -> Result<(), DemoError> {
+    if dir.exists() {
+        let mut entries = std::fs::read_dir(dir).map_err(io(dir))?;
+        let empty = entries.next().is_none();
+        if !empty {
+            if !dir.join(MARKER).exists() {
+                return Err(DemoError::NotADemoDir(dir.to_owned()));
+            }
+            std::fs::remove_dir_all(dir).map_err(io(dir))?;
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let marker = dir.join(MARKER);
+    std::fs::write(&marker, "made by utrust-server demo; safe to delete\n").map_err(io(&marker))?;
+    Ok(())
+}
+
+fn oids(list: &[&str]) -> Result<Vec<Oid>, DemoError> {
+    Ok(list.iter().map(|o| Oid::parse(o)).collect::<Result<_, _>>()?)
+}
+
+fn owner(
+    surname: &str,
+    given: &str,
+    patronymic: &str,
+    snils: &str,
+    inn: &str,
+    email: &str,
+    position: Option<&str>,
+) -> Result<CertificateOwner, DemoError> {
+    Ok(CertificateOwner {
+        surname: surname.into(),
+        given_name: given.into(),
+        patronymic: Some(patronymic.into()),
+        snils: Snils::parse(snils)?,
+        inn: Inn::parse(inn)?,
+        email: Email::parse(email)?,
+        birth_date: Some(date!(1985 - 04 - 12)),
+        passport: Some(Passport {
+            document: PassportRf::parse("4510", "123456", "770-001")?,
+            issued_on: date!(2015 - 06 - 01),
+        }),
+        position: position.map(Into::into),
+    })
+}
+
+fn moscow(street: &str) -> Result<Address, DemoError> {
+    Ok(Address {
+        region_code: Some(RegionCode::parse("77")?),
+        region_name: Some("г. Москва".into()),
+        locality: Some("Москва".into()),
+        street: Some(street.into()),
+        kladr: Some("7700000000000".into()),
+    })
+}
+
+/// Runs the demo in `dir`.
+///
+/// # Errors
+/// [`DemoError`].
+pub async fn run(dir: &Path) -> Result<DemoSummary, DemoError> {
+    prepare(dir)?;
+    let (engine, data) = embedded_engine(dir).await?;
+    let admin = Actor::Admin("demo".into());
+
+    // Catalog.
+    let mut kep = Product::new("KEP", "Квалифицированная электронная подпись");
+    kep.price_kopecks = 290_000;
+    kep.oids = OidSet {
+        common: oids(&["1.3.6.1.5.5.7.3.2", "1.3.6.1.5.5.7.3.4", "1.2.643.2.2.34.6"])?,
+        legal_entity: oids(&["1.2.643.100.2.2"])?,
+        individual: oids(&["1.2.643.100.2.1"])?,
+        sole_proprietor: oids(&["1.2.643.100.2.1"])?,
+    };
+    let kep = engine.create_product(kep).await?;
+    let mut etp = Product::new("ETP", "Работа на электронных торговых площадках");
+    etp.quantity_accounting = true;
+    etp.oids = OidSet {
+        common: oids(&["1.2.643.6.3"])?,
+        legal_entity: oids(&["1.2.643.6.3.1.2.1"])?,
+        individual: oids(&["1.2.643.6.3.1.2.2"])?,
+        sole_proprietor: oids(&["1.2.643.6.3.1.2.3"])?,
+    };
+    let etp = engine.create_product(etp).await?;
+
+    // Agent network.
+    let mut org = Organization::new("ООО «Агент УЦ»");
+    org.inn = Some(AnyInn::parse("7802668116")?);
+    let org = engine.create_organization(org).await?;
+    let branch = engine
+        .create_branch(Branch::new(org.id, "Московский филиал"))
+        .await?;
+    let mut point = IssuingPoint::new(
+        PointParent::Branch(branch.id),
+        "Точка выдачи «Тверская»",
+        Email::parse("tverskaya@agent.example.ru")?,
+        Allotment::Finite(10),
+    );
+    point.region = "77".into();
+    point.quantities.insert(etp.id, Quota::new(Allotment::Finite(5)));
+    let point = engine.create_point(point).await?;
+
+    let mut service = Service::new("Выпуск КЭП");
+    service.products = vec![kep.id, etp.id];
+    service.points = vec![point.id];
+    let service = engine.create_service(service).await?;
+
+    let applicants = [
+        (
+            ApplicantKind::Individual,
+            Account::Individual,
+            owner("Иванов", "Иван", "Иванович", "112-233-445 95", "500100732259", "ivanov@example.ru", None)?,
+            "ул. Тверская, д. 1",
+        ),
+        (
+            ApplicantKind::SoleProprietor,
+            Account::SoleProprietor {
+                ogrnip: Ogrnip::parse("304770200100005")?,
+            },
+            owner("Петров", "Пётр", "Петрович", "64270954807", "561100409545", "petrov@example.ru", None)?,
+            "ул. Арбат, д. 10",
+        ),
+        (
+            ApplicantKind::LegalEntity,
+            Account::LegalEntity {
+                name: "ООО «Ромашка»".into(),
+                inn: InnLe::parse("7707083893")?,
+                kpp: Some(Kpp::parse("770701001")?),
+                ogrn: Ogrn::parse("1027700132195")?,
+            },
+            owner(
+                "Сидорова",
+                "Анна",
+                "Сергеевна",
+                "123-456-789 64",
+                "773612345650",
+                "sidorova@romashka.example.ru",
+                Some("Генеральный директор"),
+            )?,
+            "ул. Ленина, д. 5, оф. 3",
+        ),
+    ];
+
+    let requests_dir = dir.join("requests");
+    let certs_dir = dir.join("certificates");
+    for d in [&requests_dir, &certs_dir] {
+        std::fs::create_dir_all(d).map_err(io(d))?;
+    }
+    let mut issued = Vec::new();
+    for (kind, account, owner, street) in applicants {
+        let app = engine
+            .submit(
+                NewApplication {
+                    service_id: service.id,
+                    point_id: point.id,
+                    products: vec![kep.id, etp.id],
+                    account,
+                    owner,
+                    address: moscow(street)?,
+                    renewal_notice: true,
+                },
+                admin.clone(),
+            )
+            .await?;
+        let template = engine.request_template(app.id).await?;
+        let key = SoftwareKey::generate(template.key_algorithm)?;
+        let csr = build_request(&template, &key)?;
+        let csr_path = requests_dir.join(format!("{}.csr.pem", kind.as_str()));
+        std::fs::write(&csr_path, to_pem("CERTIFICATE REQUEST", &csr)).map_err(io(&csr_path))?;
+        engine.attach_csr(app.id, &csr, admin.clone()).await?;
+        let cert = engine.issue(app.id, admin.clone()).await?;
+        let path = certs_dir.join(format!("{}-{}.pem", kind.as_str(), cert.serial));
+        std::fs::write(&path, to_pem("CERTIFICATE", &cert.der)).map_err(io(&path))?;
+        let status = engine.application(app.id).await?.status;
+        issued.push(DemoCertificate {
+            applicant_kind: kind.as_str().into(),
+            application_id: app.id.to_string(),
+            status: status.to_string(),
+            serial: cert.serial.to_string(),
+            subject: cert.subject,
+            path,
+            request: csr_path,
+        });
+    }
+
+    let ca_path = dir.join("ca.pem");
+    std::fs::write(&ca_path, to_pem("CERTIFICATE", &engine.ca_certificate_der())).map_err(io(&ca_path))?;
+    let p = engine.point(point.id).await?;
+    Ok(DemoSummary {
+        ca_certificate: ca_path,
+        certificates: issued.iter().map(|c| c.path.clone()).collect(),
+        requests: issued.iter().map(|c| c.request.clone()).collect(),
+        database: data.database(),
+        issued,
+        point: DemoPoint {
+            id: p.id.to_string(),
+            limit: p.limit.allotment.to_wire(),
+            issued: p.limit.issued,
+            remaining: p.limit.remaining(),
+        },
+    })
+}
+
+/// Prints a human summary.
+pub fn print_human(s: &DemoSummary) {
+    println!("utrust demo: issued {} certificates", s.issued.len());
+    println!("  CA certificate: {}", s.ca_certificate.display());
+    for c in &s.issued {
+        println!(
+            "  {:<16} serial {}  {}\n  {:<16} {}",
+            c.applicant_kind,
+            c.serial,
+            c.path.display(),
+            "",
+            c.subject
+        );
+    }
+    println!(
+        "  point: limit {}, issued {}, remaining {}",
+        s.point.limit,
+        s.point.issued,
+        s.point.remaining.map_or("unlimited".to_owned(), |r| r.to_string())
+    );
+    println!("  check: openssl verify -CAfile {} {}/certificates/*.pem", s.ca_certificate.display(), s.ca_certificate.parent().map_or_else(String::new, |p| p.display().to_string()));
+}
+

@@ -1,0 +1,16 @@
+//! # utrust-server
+//!
+//! The reference server of utrust: the HTTP API of DESIGN §7 on the engine, and
+//! the CLI (`serve`, `demo`, `migrate`). Domain errors become HTTP responses only
+//! here; handlers hold no business rules.
+//!
+//! Embedded default: a SQLite database and a local CA under `--data-dir`
+//! (default `./utrust-data`), created on first start.
+
+pub mod bootstrap;
+pub mod demo;
+pub mod random;
+
+mod api;
+
+pub use api::{router, AppState, MAX_BODY_BYTES};

@@ -1,0 +1,39 @@
+//! The operating system's random generator as the core's `Random` port.
+
+use ring::rand::{SecureRandom, SystemRandom};
+use utrust_core::ports::Random;
+
+/// Random bytes from the OS (through *ring*'s `SystemRandom`).
+#[derive(Debug, Clone)]
+pub struct OsRandom(SystemRandom);
+
+impl Default for OsRandom {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OsRandom {
+    /// The OS generator.
+    pub fn new() -> Self {
+        Self(SystemRandom::new())
+    }
+
+    /// A random token of `n` bytes as lowercase hex.
+    pub fn hex_token(&self, n: usize) -> String {
+        let mut b = vec![0u8; n];
+        self.fill(&mut b);
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+}
+
+impl Random for OsRandom {
+    fn fill(&self, buf: &mut [u8]) {
+        // SystemRandom fails only if the OS generator is unavailable, which
+        // getrandom(2) never is on supported kernels; an all-zero buffer would be
+        // caught by uniqueness constraints rather than silently accepted.
+        if self.0.fill(buf).is_err() {
+            tracing::error!("operating system random generator failed");
+        }
+    }
+}
