@@ -262,7 +262,7 @@ mod tests {
             let mut issued = 0u32;
             for op in ops {
                 match op {
-                    0 => if q.reserve(scope()).is_ok() { reserved += 1 },
+                    0 if q.reserve(scope()).is_ok() => reserved += 1,
                     1 if reserved > 0 => { q.commit(); reserved -= 1; issued += 1 },
                     2 if reserved > 0 => { q.release(); reserved -= 1 },
                     _ => {}

@@ -1,0 +1,691 @@
+//! The store conformance suite: one set of async checks taking `Arc<dyn Store>`,
+//! run against the memory store and the SQLite store (in memory and file-backed,
+//! a fresh database per test).
+
+use std::sync::Arc;
+
+use utrust_core::domain::application::Application;
+use utrust_core::domain::ids::{ApplicationId, PointId, ProductId, ReservationId, ServiceId};
+use utrust_core::domain::lifecycle::{ApplicationEvent as E, ApplicationStatus as S};
+use utrust_core::domain::quota::{Allotment, QuotaError, QuotaScope};
+use utrust_core::ports::{Store, StoreError};
+
+use crate::support::*;
+
+type Dyn = Arc<dyn Store>;
+
+/// Instantiates every check for every store.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let f = crate::support::memory();
+                    super::$name(f.store.clone()).await;
+                }
+            )*
+        }
+        #[cfg(feature = "sqlite")]
+        mod sqlite_memory {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let f = crate::support::sqlite_memory().await;
+                    super::$name(f.store.clone()).await;
+                }
+            )*
+        }
+        #[cfg(feature = "sqlite")]
+        mod sqlite_file {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let f = crate::support::sqlite_file().await;
+                    super::$name(f.store.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    object_identifiers_round_trip_in_order,
+    product_round_trip_and_duplicate_code,
+    service_round_trip,
+    organization_round_trip_and_update,
+    branch_round_trip_and_update,
+    point_round_trip_and_update_keeps_quotas,
+    application_round_trip_with_history,
+    stale_version_is_rejected_and_nothing_written,
+    history_is_appended_with_updates_in_order,
+    issuance_reserves_commits_and_stores_certificate,
+    abort_releases_the_reservation,
+    exhausted_limit_changes_nothing,
+    zero_limit_and_zero_quantity_refuse,
+    unlimited_never_refuses,
+    only_listed_products_are_debited,
+    set_point_limit_below_usage_is_refused,
+    set_point_quantity_below_usage_is_refused,
+    count_certificates_matches,
+    settled_reservation_is_gone,
+    duplicate_certificate_serial_changes_nothing,
+);
+
+// ---------------------------------------------------------------------------
+// Helpers.
+
+struct Scene {
+    point: PointId,
+    service: ServiceId,
+    p_qty: ProductId,
+    p_free: ProductId,
+}
+
+/// An organization, two products (one under quantity accounting), a service and a
+/// point with `limit` and a quantity of the first product.
+async fn scene(store: &Dyn, limit: Allotment, quantity: Allotment) -> Scene {
+    let org = organization();
+    store.insert_organization(&org).await.unwrap();
+    let tag = u64::from_be_bytes(fresh_bytes()[..8].try_into().unwrap());
+    let p_qty = product(&format!("QTY-{tag}"), true);
+    let p_free = product(&format!("FREE-{tag}"), false);
+    store.insert_product(&p_qty).await.unwrap();
+    store.insert_product(&p_free).await.unwrap();
+    let pt = point(org.id, limit, &[(p_qty.id, quantity)]);
+    store.insert_point(&pt).await.unwrap();
+    let svc = service(&[p_qty.id, p_free.id], &[pt.id]);
+    store.insert_service(&svc).await.unwrap();
+    Scene {
+        point: pt.id,
+        service: svc.id,
+        p_qty: p_qty.id,
+        p_free: p_free.id,
+    }
+}
+
+/// A stored application in `ReadyToIssue` ordering both products.
+async fn ready(store: &Dyn, sc: &Scene) -> Application {
+    let app = application(sc.point, sc.service, &[sc.p_qty, sc.p_free], S::ReadyToIssue);
+    store.insert_application(&app, &entry(&app, S::Draft, E::Submit)).await.unwrap();
+    app
+}
+
+/// Point limit and first-product quantity as `(issued, reserved)` pairs.
+async fn counters(store: &Dyn, sc: &Scene) -> ((u32, u32), (u32, u32)) {
+    let p = store.point(sc.point).await.unwrap().unwrap();
+    let q = p.quantities[&sc.p_qty];
+    ((p.limit.issued, p.limit.reserved), (q.issued, q.reserved))
+}
+
+/// Runs one full issuance; returns the application as stored afterwards.
+async fn issue_one(store: &Dyn, sc: &Scene, products: &[ProductId]) -> Result<Application, StoreError> {
+    let mut app = ready(store, sc).await;
+    let e = step(&mut app, S::Issuing, E::StartIssuing);
+    let r = reservation(&app, products);
+    store.begin_issuance(&app, &e, &r).await?;
+    let cert = certificate(&app);
+    app.certificate_serial = Some(cert.serial.clone());
+    let e = step(&mut app, S::Issued, E::CaIssued);
+    store.complete_issuance(&app, &e, r.id, &cert).await?;
+    Ok(app)
+}
+
+fn exhausted(r: Result<impl std::fmt::Debug, StoreError>) -> QuotaScope {
+    match r {
+        Err(StoreError::Quota(QuotaError::Exhausted { scope })) => scope,
+        other => panic!("expected an exhausted quota, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Checks.
+
+async fn object_identifiers_round_trip_in_order(store: Dyn) {
+    for s in ["1.3.6.1.5.5.7.3.4", "1.2.643.2.2.34.6", "1.3.6.1.5.5.7.3.2"] {
+        store.insert_object_identifier(&oid(s)).await.unwrap();
+    }
+    assert_eq!(
+        store.insert_object_identifier(&oid("1.2.643.2.2.34.6")).await,
+        Err(StoreError::Duplicate {
+            entity: "oid",
+            field: "oid"
+        })
+    );
+    let all = store.object_identifiers().await.unwrap();
+    let got: Vec<&str> = all.iter().map(|o| o.oid.as_str()).collect();
+    assert_eq!(got, ["1.2.643.2.2.34.6", "1.3.6.1.5.5.7.3.2", "1.3.6.1.5.5.7.3.4"]);
+    assert_eq!(all[0], oid("1.2.643.2.2.34.6"));
+}
+
+async fn product_round_trip_and_duplicate_code(store: Dyn) {
+    let p = product("KEP-FL", true);
+    store.insert_product(&p).await.unwrap();
+    assert_eq!(store.product(p.id).await.unwrap(), Some(p.clone()));
+    let mut other = product("KEP-FL", false);
+    other.name = "другой".into();
+    assert_eq!(
+        store.insert_product(&other).await,
+        Err(StoreError::Duplicate {
+            entity: "product",
+            field: "code"
+        })
+    );
+    assert_eq!(store.product(other.id).await.unwrap(), None);
+    assert_eq!(store.product(p.id).await.unwrap(), Some(p));
+    assert_eq!(store.product(ProductId::from_random_bytes(fresh_bytes())).await.unwrap(), None);
+}
+
+async fn service_round_trip(store: Dyn) {
+    let mut s = service(&[ProductId::from_random_bytes(fresh_bytes())], &[]);
+    s.crypto_provider = Some("КриптоПро CSP".into());
+    s.validity_days = 455;
+    s.approval_required = true;
+    store.insert_service(&s).await.unwrap();
+    assert_eq!(store.service(s.id).await.unwrap(), Some(s));
+    assert_eq!(store.service(ServiceId::from_random_bytes(fresh_bytes())).await.unwrap(), None);
+}
+
+async fn organization_round_trip_and_update(store: Dyn) {
+    let mut o = organization();
+    store.insert_organization(&o).await.unwrap();
+    assert_eq!(store.organization(o.id).await.unwrap(), Some(o.clone()));
+    o.blocked = true;
+    o.comment = "заблокирована".into();
+    store.update_organization(&o).await.unwrap();
+    assert_eq!(store.organization(o.id).await.unwrap(), Some(o));
+    let unknown = organization();
+    assert!(matches!(
+        store.update_organization(&unknown).await,
+        Err(StoreError::NotFound { entity: "organization", .. })
+    ));
+    assert_eq!(store.organization(unknown.id).await.unwrap(), None);
+}
+
+async fn branch_round_trip_and_update(store: Dyn) {
+    let o = organization();
+    store.insert_organization(&o).await.unwrap();
+    let mut b = branch(o.id);
+    store.insert_branch(&b).await.unwrap();
+    assert_eq!(store.branch(b.id).await.unwrap(), Some(b.clone()));
+    b.blocked = true;
+    store.update_branch(&b).await.unwrap();
+    assert_eq!(store.branch(b.id).await.unwrap(), Some(b));
+    let unknown = branch(o.id);
+    assert!(matches!(
+        store.update_branch(&unknown).await,
+        Err(StoreError::NotFound { entity: "branch", .. })
+    ));
+}
+
+async fn point_round_trip_and_update_keeps_quotas(store: Dyn) {
+    let sc = scene(&store, Allotment::Finite(10), Allotment::Finite(5)).await;
+    let stored = store.point(sc.point).await.unwrap().unwrap();
+    assert_eq!(stored.limit.allotment, Allotment::Finite(10));
+    assert_eq!(stored.quantities[&sc.p_qty].allotment, Allotment::Finite(5));
+    assert_eq!(stored.latitude, Some(55.755_826_123_456_78));
+
+    issue_one(&store, &sc, &[sc.p_qty]).await.unwrap();
+    // update_point changes descriptive fields only: limit, quantities and counters stay.
+    let mut changed = store.point(sc.point).await.unwrap().unwrap();
+    let before = changed.clone();
+    changed.name = "Новое имя".into();
+    changed.blocked = true;
+    changed.limit.allotment = Allotment::Finite(1000);
+    changed.limit.issued = 0;
+    changed.quantities.clear();
+    store.update_point(&changed).await.unwrap();
+    let after = store.point(sc.point).await.unwrap().unwrap();
+    assert_eq!(after.name, "Новое имя");
+    assert!(after.blocked);
+    assert_eq!(after.limit, before.limit);
+    assert_eq!(after.limit.issued, 1);
+    assert_eq!(after.quantities, before.quantities);
+
+    let mut unknown = changed.clone();
+    unknown.id = PointId::from_random_bytes(fresh_bytes());
+    assert!(matches!(
+        store.update_point(&unknown).await,
+        Err(StoreError::NotFound { entity: "point", .. })
+    ));
+    assert_eq!(store.point(unknown.id).await.unwrap(), None);
+    // A full round trip of a fresh point.
+    let o = organization();
+    let p = point(o.id, Allotment::Unlimited, &[(sc.p_qty, Allotment::Finite(0)), (sc.p_free, Allotment::Unlimited)]);
+    store.insert_point(&p).await.unwrap();
+    assert_eq!(store.point(p.id).await.unwrap(), Some(p));
+}
+
+async fn application_round_trip_with_history(store: Dyn) {
+    let mut app = application(
+        PointId::from_random_bytes(fresh_bytes()),
+        ServiceId::from_random_bytes(fresh_bytes()),
+        &[ProductId::from_random_bytes(fresh_bytes())],
+        S::AwaitingCsr,
+    );
+    app.reason = Some("причина".into());
+    let e = entry(&app, S::Draft, E::Submit);
+    store.insert_application(&app, &e).await.unwrap();
+    assert_eq!(store.application(app.id).await.unwrap(), Some(app.clone()));
+    assert_eq!(store.history(app.id).await.unwrap(), vec![e.clone()]);
+    assert_eq!(
+        store.insert_application(&app, &e).await,
+        Err(StoreError::Duplicate {
+            entity: "application",
+            field: "id"
+        })
+    );
+    assert_eq!(store.history(app.id).await.unwrap().len(), 1);
+    let unknown = ApplicationId::from_random_bytes(fresh_bytes());
+    assert_eq!(store.application(unknown).await.unwrap(), None);
+    assert_eq!(store.history(unknown).await.unwrap(), vec![]);
+}
+
+async fn stale_version_is_rejected_and_nothing_written(store: Dyn) {
+    let app = application(
+        PointId::from_random_bytes(fresh_bytes()),
+        ServiceId::from_random_bytes(fresh_bytes()),
+        &[],
+        S::AwaitingCsr,
+    );
+    store.insert_application(&app, &entry(&app, S::Draft, E::Submit)).await.unwrap();
+
+    // Two writers load version 1; the first wins.
+    let mut a = app.clone();
+    let mut b = app.clone();
+    let ea = step(&mut a, S::ReadyToIssue, E::CsrAccepted);
+    let eb = step(&mut b, S::Cancelled, E::Cancel);
+    store.update_application(&a, Some(&ea)).await.unwrap();
+    assert_eq!(
+        store.update_application(&b, Some(&eb)).await,
+        Err(StoreError::VersionConflict { id: app.id })
+    );
+    // Same version (not incremented) and a version from the future are refused too.
+    let mut same = a.clone();
+    same.reason = Some("x".into());
+    assert_eq!(
+        store.update_application(&same, None).await,
+        Err(StoreError::VersionConflict { id: app.id })
+    );
+    let mut future = a.clone();
+    future.version += 2;
+    assert_eq!(
+        store.update_application(&future, None).await,
+        Err(StoreError::VersionConflict { id: app.id })
+    );
+    assert_eq!(store.application(app.id).await.unwrap(), Some(a.clone()));
+    let h = store.history(app.id).await.unwrap();
+    assert_eq!(h.len(), 2);
+    assert_eq!(h[1], ea);
+
+    let mut ghost = a.clone();
+    ghost.id = ApplicationId::from_random_bytes(fresh_bytes());
+    assert!(matches!(
+        store.update_application(&ghost, None).await,
+        Err(StoreError::NotFound { entity: "application", .. })
+    ));
+}
+
+async fn history_is_appended_with_updates_in_order(store: Dyn) {
+    let mut app = application(
+        PointId::from_random_bytes(fresh_bytes()),
+        ServiceId::from_random_bytes(fresh_bytes()),
+        &[],
+        S::AwaitingDocuments,
+    );
+    let mut want = vec![entry(&app, S::Draft, E::Submit)];
+    store.insert_application(&app, &want[0]).await.unwrap();
+    let path = [
+        (S::ChecksPending, E::DocumentsComplete),
+        (S::ChecksFailed, E::ChecksFailed),
+        (S::ChecksPending, E::RerunChecks),
+        (S::AwaitingCsr, E::ChecksPassed),
+    ];
+    for (i, (to, ev)) in path.into_iter().enumerate() {
+        let e = step(&mut app, to, ev);
+        store.update_application(&app, Some(&e)).await.unwrap();
+        want.push(e);
+        if i == 1 {
+            // A write without an entry changes the application, not the history.
+            app.version += 1;
+            app.renewal_notice = false;
+            store.update_application(&app, None).await.unwrap();
+        }
+        let h = store.history(app.id).await.unwrap();
+        assert_eq!(h, want);
+        assert_eq!(h.last().unwrap().to, store.application(app.id).await.unwrap().unwrap().status);
+    }
+    assert_eq!(store.application(app.id).await.unwrap(), Some(app));
+}
+
+async fn issuance_reserves_commits_and_stores_certificate(store: Dyn) {
+    let sc = scene(&store, Allotment::Finite(3), Allotment::Finite(2)).await;
+    let mut app = ready(&store, &sc).await;
+    let e1 = step(&mut app, S::Issuing, E::StartIssuing);
+    let r = reservation(&app, &[sc.p_qty]);
+    store.begin_issuance(&app, &e1, &r).await.unwrap();
+    assert_eq!(counters(&store, &sc).await, ((0, 1), (0, 1)));
+    assert_eq!(store.application(app.id).await.unwrap(), Some(app.clone()));
+
+    let cert = certificate(&app);
+    app.certificate_serial = Some(cert.serial.clone());
+    let e2 = step(&mut app, S::Issued, E::CaIssued);
+    store.complete_issuance(&app, &e2, r.id, &cert).await.unwrap();
+    assert_eq!(counters(&store, &sc).await, ((1, 0), (1, 0)));
+    assert_eq!(store.certificate(&cert.serial).await.unwrap(), Some(cert.clone()));
+    assert_eq!(store.certificate(&fresh_serial()).await.unwrap(), None);
+    assert_eq!(store.application(app.id).await.unwrap(), Some(app.clone()));
+    let h = store.history(app.id).await.unwrap();
+    assert_eq!(h.len(), 3);
+    assert_eq!(h[1..], [e1, e2]);
+    assert_eq!(store.count_certificates(sc.point).await.unwrap().0, 1);
+}
+
+async fn abort_releases_the_reservation(store: Dyn) {
+    let sc = scene(&store, Allotment::Finite(1), Allotment::Finite(1)).await;
+    let mut app = ready(&store, &sc).await;
+    let e1 = step(&mut app, S::Issuing, E::StartIssuing);
+    let r = reservation(&app, &[sc.p_qty]);
+    store.begin_issuance(&app, &e1, &r).await.unwrap();
+    assert_eq!(counters(&store, &sc).await, ((0, 1), (0, 1)));
+    let mut e2 = step(&mut app, S::ReadyToIssue, E::CaFailed);
+    e2.reason = Some("CA unavailable".into());
+    store.abort_issuance(&app, &e2, r.id).await.unwrap();
+    assert_eq!(counters(&store, &sc).await, ((0, 0), (0, 0)));
+    assert_eq!(store.application(app.id).await.unwrap().unwrap().status, S::ReadyToIssue);
+    assert_eq!(store.history(app.id).await.unwrap().last(), Some(&e2));
+    // The released unit can be used again (limit 1).
+    issue_one(&store, &sc, &[sc.p_qty]).await.unwrap();
+    assert_eq!(counters(&store, &sc).await, ((1, 0), (1, 0)));
+    assert_eq!(store.count_certificates(sc.point).await.unwrap().0, 1);
+}
+
+async fn exhausted_limit_changes_nothing(store: Dyn) {
+    let sc = scene(&store, Allotment::Finite(1), Allotment::Unlimited).await;
+    issue_one(&store, &sc, &[sc.p_qty]).await.unwrap();
+    let app = ready(&store, &sc).await;
+    let mut next = app.clone();
+    let e = step(&mut next, S::Issuing, E::StartIssuing);
+    let r = reservation(&next, &[sc.p_qty]);
+    assert_eq!(exhausted(store.begin_issuance(&next, &e, &r).await), QuotaScope::PointLimit(sc.point));
+    assert_eq!(store.application(app.id).await.unwrap(), Some(app.clone()));
+    assert_eq!(store.history(app.id).await.unwrap().len(), 1);
+    assert_eq!(counters(&store, &sc).await, ((1, 0), (1, 0)));
+    // No reservation was recorded: settling it finds nothing.
+    let mut done = app.clone();
+    let e = step(&mut done, S::ReadyToIssue, E::CaFailed);
+    assert_eq!(store.abort_issuance(&done, &e, r.id).await, Err(StoreError::ReservationGone(r.id)));
+    assert_eq!(store.application(app.id).await.unwrap(), Some(app));
+}
+
+async fn zero_limit_and_zero_quantity_refuse(store: Dyn) {
+    let sc = scene(&store, Allotment::Finite(0), Allotment::Unlimited).await;
+    assert_eq!(
+        exhausted(issue_one(&store, &sc, &[]).await),
+        QuotaScope::PointLimit(sc.point)
+    );
+    assert_eq!(counters(&store, &sc).await, ((0, 0), (0, 0)));
+
+    let sc = scene(&store, Allotment::Unlimited, Allotment::Finite(0)).await;
+    assert_eq!(
+        exhausted(issue_one(&store, &sc, &[sc.p_qty]).await),
+        QuotaScope::ProductQuantity(sc.point, sc.p_qty)
+    );
+    // The point limit reserved before the quantity refused is rolled back too.
+    assert_eq!(counters(&store, &sc).await, ((0, 0), (0, 0)));
+    // A product without a quantity at the point cannot be debited either.
+    assert_eq!(
+        exhausted(issue_one(&store, &sc, &[sc.p_free]).await),
+        QuotaScope::ProductQuantity(sc.point, sc.p_free)
+    );
+    assert_eq!(counters(&store, &sc).await, ((0, 0), (0, 0)));
+    assert_eq!(store.count_certificates(sc.point).await.unwrap(), (0, vec![]));
+}
+
+async fn unlimited_never_refuses(store: Dyn) {
+    let sc = scene(&store, Allotment::Unlimited, Allotment::Unlimited).await;
+    for _ in 0..40 {
+        issue_one(&store, &sc, &[sc.p_qty]).await.unwrap();
+    }
+    assert_eq!(counters(&store, &sc).await, ((40, 0), (40, 0)));
+    assert_eq!(store.count_certificates(sc.point).await.unwrap().0, 40);
+}
+
+async fn only_listed_products_are_debited(store: Dyn) {
+    let sc = scene(&store, Allotment::Finite(5), Allotment::Finite(5)).await;
+    // Give the second product a quantity too; the reservation lists only the first.
+    store.set_point_quantity(sc.point, sc.p_free, Allotment::Finite(5)).await.unwrap();
+    issue_one(&store, &sc, &[sc.p_qty]).await.unwrap();
+    let p = store.point(sc.point).await.unwrap().unwrap();
+    assert_eq!((p.quantities[&sc.p_qty].issued, p.quantities[&sc.p_qty].reserved), (1, 0));
+    assert_eq!((p.quantities[&sc.p_free].issued, p.quantities[&sc.p_free].reserved), (0, 0));
+    // An empty list debits only the point limit.
+    issue_one(&store, &sc, &[]).await.unwrap();
+    let p = store.point(sc.point).await.unwrap().unwrap();
+    assert_eq!(p.limit.issued, 2);
+    assert_eq!(p.quantities[&sc.p_qty].issued, 1);
+    assert_eq!(p.quantities[&sc.p_free].issued, 0);
+}
+
+async fn set_point_limit_below_usage_is_refused(store: Dyn) {
+    let sc = scene(&store, Allotment::Finite(5), Allotment::Unlimited).await;
+    issue_one(&store, &sc, &[]).await.unwrap();
+    issue_one(&store, &sc, &[]).await.unwrap();
+    let mut app = ready(&store, &sc).await;
+    let e = step(&mut app, S::Issuing, E::StartIssuing);
+    store.begin_issuance(&app, &e, &reservation(&app, &[])).await.unwrap();
+    assert_eq!(counters(&store, &sc).await.0, (2, 1));
+
+    assert_eq!(
+        store.set_point_limit(sc.point, Allotment::Finite(2)).await,
+        Err(StoreError::Quota(QuotaError::BelowUsage {
+            scope: QuotaScope::PointLimit(sc.point),
+            requested: 2,
+            used: 3
+        }))
+    );
+    let p = store.point(sc.point).await.unwrap().unwrap();
+    assert_eq!(p.limit.allotment, Allotment::Finite(5));
+    assert_eq!((p.limit.issued, p.limit.reserved), (2, 1));
+
+    store.set_point_limit(sc.point, Allotment::Finite(3)).await.unwrap();
+    assert_eq!(store.point(sc.point).await.unwrap().unwrap().limit.allotment, Allotment::Finite(3));
+    // Now full: the next reservation is refused.
+    assert_eq!(exhausted(issue_one(&store, &sc, &[]).await), QuotaScope::PointLimit(sc.point));
+    store.set_point_limit(sc.point, Allotment::Unlimited).await.unwrap();
+    assert_eq!(store.point(sc.point).await.unwrap().unwrap().limit.allotment, Allotment::Unlimited);
+    issue_one(&store, &sc, &[]).await.unwrap();
+
+    assert!(matches!(
+        store.set_point_limit(PointId::from_random_bytes(fresh_bytes()), Allotment::Finite(1)).await,
+        Err(StoreError::NotFound { entity: "point", .. })
+    ));
+}
+
+async fn set_point_quantity_below_usage_is_refused(store: Dyn) {
+    let sc = scene(&store, Allotment::Unlimited, Allotment::Finite(4)).await;
+    issue_one(&store, &sc, &[sc.p_qty]).await.unwrap();
+    issue_one(&store, &sc, &[sc.p_qty]).await.unwrap();
+    assert_eq!(
+        store.set_point_quantity(sc.point, sc.p_qty, Allotment::Finite(1)).await,
+        Err(StoreError::Quota(QuotaError::BelowUsage {
+            scope: QuotaScope::ProductQuantity(sc.point, sc.p_qty),
+            requested: 1,
+            used: 2
+        }))
+    );
+    assert_eq!(
+        store.point(sc.point).await.unwrap().unwrap().quantities[&sc.p_qty].allotment,
+        Allotment::Finite(4)
+    );
+    store.set_point_quantity(sc.point, sc.p_qty, Allotment::Finite(2)).await.unwrap();
+    let q = store.point(sc.point).await.unwrap().unwrap().quantities[&sc.p_qty];
+    assert_eq!((q.allotment, q.issued, q.reserved), (Allotment::Finite(2), 2, 0));
+    assert_eq!(
+        exhausted(issue_one(&store, &sc, &[sc.p_qty]).await),
+        QuotaScope::ProductQuantity(sc.point, sc.p_qty)
+    );
+    // Adding a quantity for a new product.
+    store.set_point_quantity(sc.point, sc.p_free, Allotment::Finite(7)).await.unwrap();
+    let q = store.point(sc.point).await.unwrap().unwrap().quantities[&sc.p_free];
+    assert_eq!((q.allotment, q.issued, q.reserved), (Allotment::Finite(7), 0, 0));
+    assert!(matches!(
+        store
+            .set_point_quantity(PointId::from_random_bytes(fresh_bytes()), sc.p_qty, Allotment::Finite(1))
+            .await,
+        Err(StoreError::NotFound { entity: "point", .. })
+    ));
+}
+
+async fn count_certificates_matches(store: Dyn) {
+    let a = scene(&store, Allotment::Unlimited, Allotment::Unlimited).await;
+    let b = Scene {
+        point: {
+            let o = organization();
+            let p = point(o.id, Allotment::Unlimited, &[(a.p_qty, Allotment::Unlimited)]);
+            store.insert_point(&p).await.unwrap();
+            p.id
+        },
+        service: a.service,
+        p_qty: a.p_qty,
+        p_free: a.p_free,
+    };
+    for _ in 0..3 {
+        issue_one(&store, &a, &[a.p_qty]).await.unwrap();
+    }
+    for _ in 0..2 {
+        issue_one(&store, &b, &[b.p_qty]).await.unwrap();
+    }
+    let mut want: Vec<(ProductId, u32)> = vec![(a.p_qty, 3), (a.p_free, 3)];
+    want.sort();
+    assert_eq!(store.count_certificates(a.point).await.unwrap(), (3, want));
+    let mut want: Vec<(ProductId, u32)> = vec![(a.p_qty, 2), (a.p_free, 2)];
+    want.sort();
+    assert_eq!(store.count_certificates(b.point).await.unwrap(), (2, want));
+    assert_eq!(
+        store.count_certificates(PointId::from_random_bytes(fresh_bytes())).await.unwrap(),
+        (0, vec![])
+    );
+    // Counts agree with the counters.
+    let p = store.point(a.point).await.unwrap().unwrap();
+    assert_eq!(p.limit.issued, 3);
+}
+
+async fn settled_reservation_is_gone(store: Dyn) {
+    let sc = scene(&store, Allotment::Finite(5), Allotment::Finite(5)).await;
+    let mut app = ready(&store, &sc).await;
+    let e = step(&mut app, S::Issuing, E::StartIssuing);
+    let r = reservation(&app, &[sc.p_qty]);
+    store.begin_issuance(&app, &e, &r).await.unwrap();
+    let cert = certificate(&app);
+    let e = step(&mut app, S::Issued, E::CaIssued);
+    store.complete_issuance(&app, &e, r.id, &cert).await.unwrap();
+    // A second settlement of the same reservation (with a fresh version) is refused
+    // and changes nothing.
+    let stored = store.application(app.id).await.unwrap().unwrap();
+    let mut again = stored.clone();
+    let e = step(&mut again, S::Completed, E::Complete);
+    assert_eq!(store.abort_issuance(&again, &e, r.id).await, Err(StoreError::ReservationGone(r.id)));
+    assert_eq!(
+        store.complete_issuance(&again, &e, r.id, &certificate(&again)).await,
+        Err(StoreError::ReservationGone(r.id))
+    );
+    let unknown = ReservationId::from_random_bytes(fresh_bytes());
+    assert_eq!(store.abort_issuance(&again, &e, unknown).await, Err(StoreError::ReservationGone(unknown)));
+    assert_eq!(store.application(app.id).await.unwrap(), Some(stored));
+    assert_eq!(store.history(app.id).await.unwrap().len(), 3);
+    assert_eq!(counters(&store, &sc).await, ((1, 0), (1, 0)));
+    assert_eq!(store.count_certificates(sc.point).await.unwrap().0, 1);
+}
+
+async fn duplicate_certificate_serial_changes_nothing(store: Dyn) {
+    let sc = scene(&store, Allotment::Finite(5), Allotment::Finite(5)).await;
+    let first = issue_one(&store, &sc, &[sc.p_qty]).await.unwrap();
+    let serial = first.certificate_serial.clone().unwrap();
+
+    let mut app = ready(&store, &sc).await;
+    let e = step(&mut app, S::Issuing, E::StartIssuing);
+    let r = reservation(&app, &[sc.p_qty]);
+    store.begin_issuance(&app, &e, &r).await.unwrap();
+    let issuing = app.clone();
+    let mut cert = certificate(&app);
+    cert.serial = serial.clone();
+    let e = step(&mut app, S::Issued, E::CaIssued);
+    assert_eq!(
+        store.complete_issuance(&app, &e, r.id, &cert).await,
+        Err(StoreError::Duplicate {
+            entity: "certificate",
+            field: "serial"
+        })
+    );
+    assert_eq!(store.application(app.id).await.unwrap(), Some(issuing.clone()));
+    assert_eq!(counters(&store, &sc).await, ((1, 1), (1, 1)));
+    assert_eq!(store.certificate(&serial).await.unwrap().unwrap().application_id, first.id);
+    // The reservation is still active and can be released.
+    let mut back = issuing.clone();
+    let e = step(&mut back, S::ReadyToIssue, E::CaFailed);
+    store.abort_issuance(&back, &e, r.id).await.unwrap();
+    assert_eq!(counters(&store, &sc).await, ((1, 0), (1, 0)));
+}
+
+// ---------------------------------------------------------------------------
+// Concurrency.
+
+/// 200 tasks race begin + complete at a point with limit 25, each with its own
+/// application: exactly 25 win, the others see the limit exhausted.
+async fn race_point_limit(store: Dyn) {
+    let sc = scene(&store, Allotment::Finite(25), Allotment::Unlimited).await;
+    let mut apps = Vec::new();
+    for _ in 0..200 {
+        apps.push(ready(&store, &sc).await);
+    }
+    let mut tasks = Vec::new();
+    for mut app in apps {
+        let store = store.clone();
+        let p_qty = sc.p_qty;
+        tasks.push(tokio::spawn(async move {
+            let original = app.clone();
+            let e = step(&mut app, S::Issuing, E::StartIssuing);
+            let r = reservation(&app, &[p_qty]);
+            match store.begin_issuance(&app, &e, &r).await {
+                Ok(()) => {}
+                Err(err) => return (original, Err(err)),
+            }
+            tokio::task::yield_now().await;
+            let cert = certificate(&app);
+            let e = step(&mut app, S::Issued, E::CaIssued);
+            store.complete_issuance(&app, &e, r.id, &cert).await.unwrap();
+            (app, Ok(()))
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let (app, result) = t.await.unwrap();
+        match result {
+            Ok(()) => {
+                ok += 1;
+                assert_eq!(store.application(app.id).await.unwrap().unwrap().status, S::Issued);
+            }
+            Err(e) => {
+                assert_eq!(e, StoreError::Quota(QuotaError::Exhausted { scope: QuotaScope::PointLimit(sc.point) }));
+                assert_eq!(store.application(app.id).await.unwrap(), Some(app.clone()));
+                assert_eq!(store.history(app.id).await.unwrap().len(), 1);
+            }
+        }
+    }
+    assert_eq!(ok, 25);
+    assert_eq!(counters(&store, &sc).await, ((25, 0), (25, 0)));
+    assert_eq!(store.count_certificates(sc.point).await.unwrap().0, 25);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn race_point_limit_memory() {
+    race_point_limit(memory().store).await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn race_point_limit_sqlite_file() {
+    let f = sqlite_file().await;
+    race_point_limit(f.store.clone()).await;
+}

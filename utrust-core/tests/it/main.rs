@@ -1,0 +1,9 @@
+//! Integration tests of utrust-core: the store conformance suite (run against
+//! every store) and engine tests on both stores with honest test doubles for the
+//! CA and the request inspector.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod conformance;
+mod engine;
+mod support;

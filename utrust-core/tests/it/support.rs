@@ -1,0 +1,235 @@
+//! Fixtures and store factories shared by the suites.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use time::OffsetDateTime;
+use time::macros::datetime;
+use utrust_core::domain::agents::{AttorneyData, Branch, IssuingPoint, Organization, PointParent};
+use utrust_core::domain::application::{
+    Account, Actor, Address, Application, CertificateOwner, HistoryEntry,
+};
+use utrust_core::domain::catalog::{ApplicantKind, ObjectIdentifier, Product, Service};
+use utrust_core::domain::certificate::{CertificateRecord, CertificateStatus, SerialNumber};
+use utrust_core::domain::identifiers::{AnyInn, Email, Inn, Oid, Snils};
+use utrust_core::domain::ids::{
+    ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId,
+};
+use utrust_core::domain::lifecycle::{ApplicationEvent, ApplicationStatus, StepPlan};
+use utrust_core::domain::quota::{Allotment, Quota, Reservation};
+use utrust_core::ports::Store;
+use utrust_core::store::MemoryStore;
+
+/// A fixed instant (with a non-zero sub-second part, to check precision).
+pub fn t0() -> OffsetDateTime {
+    datetime!(2026-03-01 10:15:30.123456789 UTC)
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(1);
+
+/// 16 distinct bytes for ids.
+pub fn fresh_bytes() -> [u8; 16] {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut b = [0x5au8; 16];
+    b[..8].copy_from_slice(&n.to_be_bytes());
+    b[8..].copy_from_slice(&(n.wrapping_mul(0x9E37_79B9_7F4A_7C15)).to_le_bytes());
+    b
+}
+
+/// A fresh unique serial.
+pub fn fresh_serial() -> SerialNumber {
+    let mut b = fresh_bytes();
+    b[0] = (b[0] & 0x7f) | 0x01;
+    SerialNumber::from_bytes(&b).unwrap()
+}
+
+pub fn email() -> Email {
+    Email::parse("ivanov@example.ru").unwrap()
+}
+
+pub fn owner() -> CertificateOwner {
+    CertificateOwner {
+        surname: "Иванов".into(),
+        given_name: "Иван".into(),
+        patronymic: Some("Иванович".into()),
+        snils: Snils::parse("112-233-445 95").unwrap(),
+        inn: Inn::parse("500100732259").unwrap(),
+        email: email(),
+        birth_date: Some(time::macros::date!(1980 - 05 - 17)),
+        passport: None,
+        position: None,
+    }
+}
+
+pub fn oid(s: &str) -> ObjectIdentifier {
+    ObjectIdentifier {
+        oid: Oid::parse(s).unwrap(),
+        name: format!("name of {s}"),
+        description: "описание".into(),
+    }
+}
+
+pub fn product(code: &str, quantity_accounting: bool) -> Product {
+    let mut p = Product::new(code, format!("Продукт {code}"));
+    p.id = ProductId::from_random_bytes(fresh_bytes());
+    p.price_kopecks = 150_000;
+    p.quantity_accounting = quantity_accounting;
+    p.oids.common = vec![Oid::parse("1.3.6.1.5.5.7.3.2").unwrap()];
+    p.oids.legal_entity = vec![Oid::parse("1.2.643.2.2.34.6").unwrap()];
+    p
+}
+
+pub fn service(products: &[ProductId], points: &[PointId]) -> Service {
+    let mut s = Service::new("Выпуск сертификата");
+    s.id = ServiceId::from_random_bytes(fresh_bytes());
+    s.products = products.to_vec();
+    s.points = points.to_vec();
+    s.domains = vec!["ca.example.ru".into()];
+    s.card_payment = [ApplicantKind::Individual].into_iter().collect();
+    s
+}
+
+pub fn organization() -> Organization {
+    let mut o = Organization::new("ООО «Ромашка»");
+    o.id = OrganizationId::from_random_bytes(fresh_bytes());
+    o.inn = Some(AnyInn::parse("7707083893").unwrap());
+    o.attorney = Some(AttorneyData {
+        trusted_person: "Петров П. П.".into(),
+        position: "директор".into(),
+        legal_basis: "устав".into(),
+        powers: vec!["подпись".into()],
+        validity_years: 3,
+    });
+    o
+}
+
+pub fn branch(org: OrganizationId) -> Branch {
+    let mut b = Branch::new(org, "Филиал №1");
+    b.id = BranchId::from_random_bytes(fresh_bytes());
+    b
+}
+
+/// A point under `org` with the given limit and product quantities (counters 0).
+pub fn point(org: OrganizationId, limit: Allotment, quantities: &[(ProductId, Allotment)]) -> IssuingPoint {
+    let mut p = IssuingPoint::new(PointParent::Organization(org), "Точка выдачи", email(), limit);
+    p.id = PointId::from_random_bytes(fresh_bytes());
+    p.latitude = Some(55.755_826_123_456_78);
+    p.longitude = Some(37.617_299_9);
+    p.closed_dates = vec!["2026-01-01".into()];
+    p.quantities = quantities
+        .iter()
+        .map(|(id, a)| (*id, Quota::new(*a)))
+        .collect::<BTreeMap<_, _>>();
+    p
+}
+
+/// An application at `point` in `status`, version 1.
+pub fn application(point: PointId, service: ServiceId, products: &[ProductId], status: ApplicationStatus) -> Application {
+    Application {
+        id: ApplicationId::from_random_bytes(fresh_bytes()),
+        version: 1,
+        status,
+        plan: StepPlan::default(),
+        service_id: service,
+        point_id: point,
+        products: products.to_vec(),
+        account: Account::Individual,
+        owner: owner(),
+        address: Address::default(),
+        referring_agent: None,
+        manager: None,
+        user: None,
+        renewal_notice: true,
+        csr_der: Some(vec![0x30, 0x82, 0x01, 0x00, 0xff, 0x00]),
+        certificate_serial: None,
+        reason: None,
+        created_at: t0(),
+        updated_at: t0(),
+    }
+}
+
+pub fn entry(app: &Application, from: ApplicationStatus, event: ApplicationEvent) -> HistoryEntry {
+    HistoryEntry {
+        application_id: app.id,
+        actor: Actor::Admin("tester".into()),
+        at: t0(),
+        from,
+        to: app.status,
+        event,
+        reason: None,
+    }
+}
+
+/// Moves `app` to `to` (version + 1) and returns the entry for the change.
+pub fn step(app: &mut Application, to: ApplicationStatus, event: ApplicationEvent) -> HistoryEntry {
+    let from = app.status;
+    app.version += 1;
+    app.status = to;
+    app.updated_at += time::Duration::seconds(1);
+    let mut e = entry(app, from, event);
+    e.at = app.updated_at;
+    e
+}
+
+pub fn reservation(app: &Application, products: &[ProductId]) -> Reservation {
+    Reservation {
+        id: ReservationId::from_random_bytes(fresh_bytes()),
+        application_id: app.id,
+        point_id: app.point_id,
+        products: products.to_vec(),
+        expires_at: t0() + time::Duration::minutes(10),
+    }
+}
+
+pub fn certificate(app: &Application) -> CertificateRecord {
+    CertificateRecord {
+        serial: fresh_serial(),
+        application_id: app.id,
+        point_id: app.point_id,
+        products: app.products.clone(),
+        applicant_kind: ApplicantKind::Individual,
+        subject: "CN=Иванов Иван Иванович".into(),
+        not_before: t0(),
+        not_after: t0() + time::Duration::days(365),
+        status: CertificateStatus::Valid,
+        der: vec![0x30, 0x82, 0x02, 0x10, 0x00, 0x01, 0xfe],
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Stores.
+
+/// What a test holds on to: the store and whatever must outlive it.
+pub struct Fixture {
+    pub store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub fn memory() -> Fixture {
+    Fixture {
+        store: Arc::new(MemoryStore::new()),
+        _dir: None,
+    }
+}
+
+#[cfg(feature = "sqlite")]
+pub async fn sqlite_memory() -> Fixture {
+    Fixture {
+        store: Arc::new(utrust_core::store::SqliteStore::in_memory().await.unwrap()),
+        _dir: None,
+    }
+}
+
+#[cfg(feature = "sqlite")]
+pub async fn sqlite_file() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = utrust_core::store::SqliteStore::open(&dir.path().join("utrust.db"))
+        .await
+        .unwrap();
+    Fixture {
+        store: Arc::new(store),
+        _dir: Some(dir),
+    }
+}
+
