@@ -1,4 +1,5 @@
-//! The operating system's random generator as the core's `Random` port.
+//! The operating system's random generator as the core's `Random` port, for
+//! ids, serials and tokens.
 
 use ring::rand::{SecureRandom, SystemRandom};
 use utrust_core::ports::Random;
@@ -30,10 +31,12 @@ impl OsRandom {
 impl Random for OsRandom {
     fn fill(&self, buf: &mut [u8]) {
         // SystemRandom fails only if the OS generator is unavailable, which
-        // getrandom(2) never is on supported kernels; an all-zero buffer would be
-        // caught by uniqueness constraints rather than silently accepted.
+        // getrandom(2) never is on supported kernels. Should it happen, the buffer
+        // is zeroed rather than left half-random: zero ids collide on the stores'
+        // unique keys and a zero serial is refused, so the failure surfaces as an
+        // error instead of a weak value.
         if self.0.fill(buf).is_err() {
-            tracing::error!("operating system random generator failed");
+            buf.fill(0);
         }
     }
 }

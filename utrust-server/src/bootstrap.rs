@@ -10,9 +10,8 @@ use utrust_core::domain::identifiers::Oid;
 use utrust_core::domain::request::{StringType, SubjectAttribute};
 use utrust_core::store::SqliteStore;
 use utrust_core::Engine;
-use utrust_pki::{CsrInspector, LocalCa};
+use utrust_pki::{CsrInspector, LocalCa, OsRandom};
 
-use crate::random::OsRandom;
 
 /// Start-up failures.
 #[derive(Debug, thiserror::Error)]

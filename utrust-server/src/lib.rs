@@ -9,7 +9,6 @@
 
 pub mod bootstrap;
 pub mod demo;
-pub mod random;
 
 mod api;
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use utrust_server::bootstrap::embedded_engine;
-use utrust_server::random::OsRandom;
+use utrust_pki::OsRandom;
 use utrust_server::{demo, router, AppState};
 
 /// utrust: certificate-lifecycle engine — reference server.
