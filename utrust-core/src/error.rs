@@ -76,7 +76,9 @@ impl Error {
             Self::Quota(_) => "invalid_field",
             Self::Csr(r) => r.code(),
             Self::RequestMismatch(RequestMismatch::Subject { .. }) => "csr_subject_mismatch",
-            Self::RequestMismatch(RequestMismatch::KeyAlgorithm { .. }) => "csr_key_algorithm_mismatch",
+            Self::RequestMismatch(RequestMismatch::KeyAlgorithm { .. }) => {
+                "csr_key_algorithm_mismatch"
+            }
             Self::RequestMismatch(_) => "csr_extensions_mismatch",
             Self::Ca(CaError::Refused(_)) => "ca_refused",
             Self::Ca(_) => "ca_unavailable",

@@ -254,7 +254,12 @@ impl Branch {
 impl IssuingPoint {
     /// An open, non-technical point with the given limit and no quantities. The
     /// engine assigns the id and derives `organization_id` from `parent`.
-    pub fn new(parent: PointParent, name: impl Into<String>, email: Email, limit: super::quota::Allotment) -> Self {
+    pub fn new(
+        parent: PointParent,
+        name: impl Into<String>,
+        email: Email,
+        limit: super::quota::Allotment,
+    ) -> Self {
         let organization_id = match parent {
             PointParent::Organization(o) => o,
             PointParent::Branch(_) => OrganizationId::from_uuid(uuid::Uuid::nil()),

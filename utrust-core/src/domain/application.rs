@@ -9,7 +9,7 @@ use super::certificate::SerialNumber;
 use super::identifiers::{Email, Inn, InnLe, Kpp, Ogrn, Ogrnip, PassportRf, RegionCode, Snils};
 use super::ids::{ApplicationId, EmployeeId, PointId, ProductId, ServiceId, UserId};
 use super::lifecycle::{
-    transition, ApplicationEvent, ApplicationStatus, StepPlan, TransitionError,
+    ApplicationEvent, ApplicationStatus, StepPlan, TransitionError, transition,
 };
 
 /// The person the certificate is issued to.
@@ -239,7 +239,10 @@ impl Application {
         let to = transition(from, event, &self.plan)?;
         self.status = to;
         self.updated_at = at;
-        if matches!(event, ApplicationEvent::Cancel | ApplicationEvent::Reject | ApplicationEvent::CaRefused) {
+        if matches!(
+            event,
+            ApplicationEvent::Cancel | ApplicationEvent::Reject | ApplicationEvent::CaRefused
+        ) {
             self.reason.clone_from(&reason);
         }
         Ok(HistoryEntry {

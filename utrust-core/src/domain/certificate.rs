@@ -51,7 +51,9 @@ impl SerialNumber {
         let first = u8::from_str_radix(&s[..2], 16).unwrap_or(0);
         let redundant_zero = first == 0
             && b.len() > 2
-            && u8::from_str_radix(&s[2..4], 16).map(|n| n < 0x80).unwrap_or(false);
+            && u8::from_str_radix(&s[2..4], 16)
+                .map(|n| n < 0x80)
+                .unwrap_or(false);
         if first >= 0x80 || redundant_zero || s.bytes().all(|c| c == b'0') {
             return Err(IdentifierError {
                 field: f,

@@ -205,10 +205,12 @@ impl AnyInn {
     /// [`IdentifierError`] with field `inn` when neither form is valid.
     pub fn parse(s: &str) -> Result<Self, IdentifierError> {
         match s.len() {
-            10 => InnLe::parse(s).map(Self::LegalEntity).map_err(|e| IdentifierError {
-                field: Inn::FIELD,
-                ..e
-            }),
+            10 => InnLe::parse(s)
+                .map(Self::LegalEntity)
+                .map_err(|e| IdentifierError {
+                    field: Inn::FIELD,
+                    ..e
+                }),
             12 => Inn::parse(s).map(Self::Person),
             n => Err(err(
                 Inn::FIELD,
@@ -282,7 +284,10 @@ impl Kpp {
                 _ => c.is_ascii_digit(),
             };
             if !ok {
-                return Err(err(Self::FIELD, IdentifierProblem::Alphabet { position: i }));
+                return Err(err(
+                    Self::FIELD,
+                    IdentifierProblem::Alphabet { position: i },
+                ));
             }
         }
         Ok(Self(s.to_owned()))
@@ -639,7 +644,12 @@ mod tests {
             Inn::parse("617547302703").map_err(|e| e.problem),
             Err(IdentifierProblem::Checksum)
         );
-        for v in ["1027700132195", "1053600591197", "4057910142110", "1167746840843"] {
+        for v in [
+            "1027700132195",
+            "1053600591197",
+            "4057910142110",
+            "1167746840843",
+        ] {
             assert!(Ogrn::parse(v).is_ok(), "{v}");
         }
         for v in ["309565808600188", "304770200100005"] {
@@ -673,7 +683,10 @@ mod tests {
     fn snils_display_form_round_trips() {
         let s = Snils::parse("112-233-445 95").ok();
         assert_eq!(s.as_ref().map(Snils::as_str), Some("11223344595"));
-        assert_eq!(s.map(|s| s.display_form()).as_deref(), Some("112-233-445 95"));
+        assert_eq!(
+            s.map(|s| s.display_form()).as_deref(),
+            Some("112-233-445 95")
+        );
     }
 
     #[test]

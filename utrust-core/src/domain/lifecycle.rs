@@ -234,11 +234,23 @@ enum Stage {
 
 fn next_after(stage: Stage, plan: &StepPlan) -> ApplicationStatus {
     let steps = [
-        (Stage::Documents, plan.documents, ApplicationStatus::AwaitingDocuments),
+        (
+            Stage::Documents,
+            plan.documents,
+            ApplicationStatus::AwaitingDocuments,
+        ),
         (Stage::Checks, plan.checks, ApplicationStatus::ChecksPending),
-        (Stage::Payment, plan.payment, ApplicationStatus::AwaitingPayment),
+        (
+            Stage::Payment,
+            plan.payment,
+            ApplicationStatus::AwaitingPayment,
+        ),
         (Stage::Csr, true, ApplicationStatus::AwaitingCsr),
-        (Stage::Approval, plan.approval, ApplicationStatus::AwaitingApproval),
+        (
+            Stage::Approval,
+            plan.approval,
+            ApplicationStatus::AwaitingApproval,
+        ),
     ];
     steps
         .into_iter()
@@ -294,10 +306,12 @@ pub fn transition(
         (S::Issuing, E::CaRefused) => S::Rejected,
         (S::Issued, E::Complete) => S::Completed,
         // An application in flight at the CA, issued or closed is past withdrawal.
-        (s, E::Reject | E::Cancel)
-            if !s.is_terminal() && !matches!(s, S::Issuing | S::Issued) =>
-        {
-            if event == E::Reject { S::Rejected } else { S::Cancelled }
+        (s, E::Reject | E::Cancel) if !s.is_terminal() && !matches!(s, S::Issuing | S::Issued) => {
+            if event == E::Reject {
+                S::Rejected
+            } else {
+                S::Cancelled
+            }
         }
         _ => return Err(TransitionError { from, event }),
     };

@@ -136,7 +136,11 @@ impl Quota {
     /// # Errors
     /// [`QuotaError::BelowUsage`] when the new allotment is below what is issued
     /// plus reserved.
-    pub fn set_allotment(&mut self, allotment: Allotment, scope: QuotaScope) -> Result<(), QuotaError> {
+    pub fn set_allotment(
+        &mut self,
+        allotment: Allotment,
+        scope: QuotaScope,
+    ) -> Result<(), QuotaError> {
         if let Allotment::Finite(n) = allotment {
             let used = self.issued + self.reserved;
             if n < used {
@@ -191,7 +195,9 @@ pub enum QuotaError {
         used: u32,
     },
     /// Not −1 or a valid count.
-    #[error("invalid limit or quantity {value}: use -1 (unlimited) or a count (quantities 0..=1500)")]
+    #[error(
+        "invalid limit or quantity {value}: use -1 (unlimited) or a count (quantities 0..=1500)"
+    )]
     InvalidAllotment {
         /// The rejected value.
         value: i64,
@@ -230,13 +236,19 @@ mod tests {
         assert_eq!(Allotment::from_wire(0), Ok(Allotment::Finite(0)));
         assert!(Allotment::from_wire(-2).is_err());
         assert!(Allotment::quantity_from_wire(1501).is_err());
-        assert_eq!(Allotment::quantity_from_wire(1500), Ok(Allotment::Finite(1500)));
+        assert_eq!(
+            Allotment::quantity_from_wire(1500),
+            Ok(Allotment::Finite(1500))
+        );
     }
 
     #[test]
     fn zero_means_none() {
         let mut q = Quota::new(Allotment::Finite(0));
-        assert!(matches!(q.reserve(scope()), Err(QuotaError::Exhausted { .. })));
+        assert!(matches!(
+            q.reserve(scope()),
+            Err(QuotaError::Exhausted { .. })
+        ));
     }
 
     #[test]

@@ -43,9 +43,9 @@ impl StringType {
             Self::Utf8 => true,
             Self::Numeric => value.bytes().all(|b| b.is_ascii_digit() || b == b' '),
             Self::Ia5 => value.is_ascii(),
-            Self::Printable => value.bytes().all(|b| {
-                b.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(&b)
-            }),
+            Self::Printable => value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(&b)),
         }
     }
 }
@@ -248,7 +248,12 @@ impl RequestTemplate {
             });
         }
         let ext = &self.extensions;
-        if let Some(u) = req.extensions.key_usage.iter().find(|u| !ext.key_usage.contains(u)) {
+        if let Some(u) = req
+            .extensions
+            .key_usage
+            .iter()
+            .find(|u| !ext.key_usage.contains(u))
+        {
             return Err(RequestMismatch::Extension {
                 extension: "key_usage",
                 value: u.as_str().to_owned(),

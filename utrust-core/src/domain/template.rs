@@ -6,7 +6,9 @@
 use super::application::{Account, Application};
 use super::catalog::{KeyAlgorithm, Product, Service};
 use super::identifiers::Oid;
-use super::request::{KeyUsage, RequestTemplate, RequestedExtensions, StringType, SubjectAttribute};
+use super::request::{
+    KeyUsage, RequestTemplate, RequestedExtensions, StringType, SubjectAttribute,
+};
 
 /// Attribute type OIDs used in subjects.
 pub mod oids {
@@ -59,7 +61,11 @@ pub fn key_usage_for(alg: KeyAlgorithm) -> Vec<KeyUsage> {
 }
 
 /// Builds a subject attribute from a constant OID of this module.
-fn attr(oid: &'static str, value: impl Into<String>, string_type: StringType) -> Option<SubjectAttribute> {
+fn attr(
+    oid: &'static str,
+    value: impl Into<String>,
+    string_type: StringType,
+) -> Option<SubjectAttribute> {
     // The OIDs are constants of this module; a parse failure would be a bug caught
     // by the tests, and yields no attribute rather than a panic.
     Oid::parse(oid).ok().map(|oid| SubjectAttribute {
@@ -76,7 +82,11 @@ fn attr(oid: &'static str, value: impl Into<String>, string_type: StringType) ->
 /// // See the crate's integration tests for a full example.
 /// assert_eq!(oids::INN, "1.2.643.3.131.1.1");
 /// ```
-pub fn request_template(app: &Application, products: &[Product], service: &Service) -> RequestTemplate {
+pub fn request_template(
+    app: &Application,
+    products: &[Product],
+    service: &Service,
+) -> RequestTemplate {
     use StringType::{Ia5, Numeric, Printable, Utf8};
     let o = &app.owner;
     let mut s: Vec<Option<SubjectAttribute>> = Vec::new();
@@ -127,7 +137,9 @@ pub fn request_template(app: &Application, products: &[Product], service: &Servi
             }
         }
     }
-    let policies = Oid::parse(service.crypto_class.policy_oid()).into_iter().collect();
+    let policies = Oid::parse(service.crypto_class.policy_oid())
+        .into_iter()
+        .collect();
     RequestTemplate {
         key_algorithm: service.key_algorithm,
         subject: s.into_iter().flatten().collect(),
@@ -175,8 +187,21 @@ mod tests {
     #[test]
     fn oid_constants_are_valid() {
         for o in [
-            oids::CN, oids::SN, oids::C, oids::L, oids::ST, oids::STREET, oids::O, oids::T,
-            oids::G, oids::E, oids::OGRN, oids::SNILS, oids::INNLE, oids::OGRNIP, oids::INN,
+            oids::CN,
+            oids::SN,
+            oids::C,
+            oids::L,
+            oids::ST,
+            oids::STREET,
+            oids::O,
+            oids::T,
+            oids::G,
+            oids::E,
+            oids::OGRN,
+            oids::SNILS,
+            oids::INNLE,
+            oids::OGRNIP,
+            oids::INN,
         ] {
             assert!(Oid::parse(o).is_ok(), "{o}");
         }

@@ -3,7 +3,7 @@
 
 use super::Engine;
 use crate::domain::agents::{
-    point_availability, Availability, Branch, IssuingPoint, Organization, PointParent,
+    Availability, Branch, IssuingPoint, Organization, PointParent, point_availability,
 };
 use crate::domain::catalog::{ObjectIdentifier, Product, Service};
 use crate::domain::ids::{BranchId, OrganizationId, PointId, ProductId, ServiceId};
@@ -29,7 +29,10 @@ impl Engine {
     ///
     /// # Errors
     /// [`Error::Invalid`] for an empty name; [`Error::Duplicate`].
-    pub async fn create_object_identifier(&self, oid: ObjectIdentifier) -> Result<ObjectIdentifier> {
+    pub async fn create_object_identifier(
+        &self,
+        oid: ObjectIdentifier,
+    ) -> Result<ObjectIdentifier> {
         require_text("name", &oid.name)?;
         self.store.insert_object_identifier(&oid).await?;
         Ok(oid)
@@ -53,7 +56,10 @@ impl Engine {
     /// # Errors
     /// [`Error::NotFound`].
     pub async fn product(&self, id: ProductId) -> Result<Product> {
-        self.store.product(id).await?.ok_or_else(|| not_found("product", id))
+        self.store
+            .product(id)
+            .await?
+            .ok_or_else(|| not_found("product", id))
     }
 
     /// Creates an organization; the id given is replaced.
@@ -72,7 +78,10 @@ impl Engine {
     /// # Errors
     /// [`Error::NotFound`].
     pub async fn organization(&self, id: OrganizationId) -> Result<Organization> {
-        self.store.organization(id).await?.ok_or_else(|| not_found("organization", id))
+        self.store
+            .organization(id)
+            .await?
+            .ok_or_else(|| not_found("organization", id))
     }
 
     /// Blocks or unblocks an organization; its branches and points follow (the
@@ -80,7 +89,11 @@ impl Engine {
     ///
     /// # Errors
     /// [`Error::NotFound`].
-    pub async fn set_organization_blocked(&self, id: OrganizationId, blocked: bool) -> Result<Organization> {
+    pub async fn set_organization_blocked(
+        &self,
+        id: OrganizationId,
+        blocked: bool,
+    ) -> Result<Organization> {
         let mut org = self.organization(id).await?;
         org.blocked = blocked;
         self.store.update_organization(&org).await?;
@@ -107,7 +120,10 @@ impl Engine {
     /// # Errors
     /// [`Error::NotFound`].
     pub async fn branch(&self, id: BranchId) -> Result<Branch> {
-        self.store.branch(id).await?.ok_or_else(|| not_found("branch", id))
+        self.store
+            .branch(id)
+            .await?
+            .ok_or_else(|| not_found("branch", id))
     }
 
     /// Blocks or unblocks a branch.
@@ -129,25 +145,26 @@ impl Engine {
     pub async fn create_point(&self, mut point: IssuingPoint) -> Result<IssuingPoint> {
         require_text("name", &point.name)?;
         point.organization_id = match point.parent {
-            PointParent::Organization(o) => self
-                .store
-                .organization(o)
-                .await?
-                .ok_or_else(|| Error::invalid("parent_id", "no such organization or branch"))?
-                .id,
-            PointParent::Branch(b) => self
-                .store
-                .branch(b)
-                .await?
-                .ok_or_else(|| Error::invalid("parent_id", "no such organization or branch"))?
-                .organization_id,
+            PointParent::Organization(o) => {
+                self.store
+                    .organization(o)
+                    .await?
+                    .ok_or_else(|| Error::invalid("parent_id", "no such organization or branch"))?
+                    .id
+            }
+            PointParent::Branch(b) => {
+                self.store
+                    .branch(b)
+                    .await?
+                    .ok_or_else(|| Error::invalid("parent_id", "no such organization or branch"))?
+                    .organization_id
+            }
         };
         for (product_id, quota) in &mut point.quantities {
-            let product = self
-                .store
-                .product(*product_id)
-                .await?
-                .ok_or_else(|| Error::invalid("quantities", format!("no product {product_id}")))?;
+            let product =
+                self.store.product(*product_id).await?.ok_or_else(|| {
+                    Error::invalid("quantities", format!("no product {product_id}"))
+                })?;
             if !product.quantity_accounting {
                 return Err(Error::invalid(
                     "quantities",
@@ -157,7 +174,10 @@ impl Engine {
             if let Allotment::Finite(n) = quota.allotment
                 && n > crate::domain::quota::MAX_QUANTITY
             {
-                return Err(Error::invalid("quantities", "a quantity is -1, 0 or 1..=1500"));
+                return Err(Error::invalid(
+                    "quantities",
+                    "a quantity is -1, 0 or 1..=1500",
+                ));
             }
             *quota = Quota::new(quota.allotment);
         }
@@ -172,7 +192,10 @@ impl Engine {
     /// # Errors
     /// [`Error::NotFound`].
     pub async fn point(&self, id: PointId) -> Result<IssuingPoint> {
-        self.store.point(id).await?.ok_or_else(|| not_found("point", id))
+        self.store
+            .point(id)
+            .await?
+            .ok_or_else(|| not_found("point", id))
     }
 
     /// Whether a point can take applications, considering its branch and
@@ -213,13 +236,24 @@ impl Engine {
     ///
     /// # Errors
     /// [`Error::Quota`], [`Error::Invalid`], [`Error::NotFound`].
-    pub async fn set_point_quantity(&self, id: PointId, product: ProductId, quantity: Allotment) -> Result<IssuingPoint> {
+    pub async fn set_point_quantity(
+        &self,
+        id: PointId,
+        product: ProductId,
+        quantity: Allotment,
+    ) -> Result<IssuingPoint> {
         let p = self.product(product).await?;
         if !p.quantity_accounting {
-            return Err(Error::invalid("quantities", "product is not under quantity accounting"));
+            return Err(Error::invalid(
+                "quantities",
+                "product is not under quantity accounting",
+            ));
         }
         if matches!(quantity, Allotment::Finite(n) if n > crate::domain::quota::MAX_QUANTITY) {
-            return Err(Error::invalid("quantities", "a quantity is -1, 0 or 1..=1500"));
+            return Err(Error::invalid(
+                "quantities",
+                "a quantity is -1, 0 or 1..=1500",
+            ));
         }
         self.store.set_point_quantity(id, product, quantity).await?;
         self.point(id).await
@@ -233,10 +267,16 @@ impl Engine {
     pub async fn create_service(&self, mut service: Service) -> Result<Service> {
         require_text("name", &service.name)?;
         if service.products.is_empty() {
-            return Err(Error::invalid("products", "a service needs at least one product"));
+            return Err(Error::invalid(
+                "products",
+                "a service needs at least one product",
+            ));
         }
         if service.applicant_kinds.is_empty() {
-            return Err(Error::invalid("applicant_kinds", "at least one applicant kind"));
+            return Err(Error::invalid(
+                "applicant_kinds",
+                "at least one applicant kind",
+            ));
         }
         if service.validity_days == 0 || service.validity_days > 3660 {
             return Err(Error::invalid("validity_days", "1..=3660 days"));
@@ -261,6 +301,9 @@ impl Engine {
     /// # Errors
     /// [`Error::NotFound`].
     pub async fn service(&self, id: ServiceId) -> Result<Service> {
-        self.store.service(id).await?.ok_or_else(|| not_found("service", id))
+        self.store
+            .service(id)
+            .await?
+            .ok_or_else(|| not_found("service", id))
     }
 }

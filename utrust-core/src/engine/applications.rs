@@ -3,7 +3,9 @@
 
 use super::Engine;
 use crate::domain::agents::Availability;
-use crate::domain::application::{Account, Actor, Address, Application, CertificateOwner, HistoryEntry};
+use crate::domain::application::{
+    Account, Actor, Address, Application, CertificateOwner, HistoryEntry,
+};
 use crate::domain::catalog::{ApplicantKind, Product};
 use crate::domain::ids::{ApplicationId, PointId, ProductId, ServiceId};
 use crate::domain::lifecycle::{ApplicationEvent, ApplicationStatus, StepPlan};
@@ -55,7 +57,10 @@ impl Engine {
             ));
         }
         if !service.points.is_empty() && !service.points.contains(&new.point_id) {
-            return Err(Error::invalid("point_id", "the point does not serve this service"));
+            return Err(Error::invalid(
+                "point_id",
+                "the point does not serve this service",
+            ));
         }
         let point = self
             .store
@@ -74,7 +79,10 @@ impl Engine {
         products.dedup();
         for p in &products {
             if !service.products.contains(p) {
-                return Err(Error::invalid("products", format!("product {p} is not offered by the service")));
+                return Err(Error::invalid(
+                    "products",
+                    format!("product {p} is not offered by the service"),
+                ));
             }
             let product = self.product(*p).await?;
             if product.quantity_accounting {
@@ -89,11 +97,19 @@ impl Engine {
                 }
             }
         }
-        if kind == ApplicantKind::LegalEntity && new.owner.position.as_deref().is_none_or(str::is_empty) {
+        if kind == ApplicantKind::LegalEntity
+            && new.owner.position.as_deref().is_none_or(str::is_empty)
+        {
             // The signing person's title is part of a legal entity's certificate.
-            return Err(Error::invalid("owner.position", "required for legal entities"));
+            return Err(Error::invalid(
+                "owner.position",
+                "required for legal entities",
+            ));
         }
-        for (field, value) in [("owner.surname", &new.owner.surname), ("owner.given_name", &new.owner.given_name)] {
+        for (field, value) in [
+            ("owner.surname", &new.owner.surname),
+            ("owner.given_name", &new.owner.given_name),
+        ] {
             if value.trim().is_empty() {
                 return Err(Error::invalid(field, "must not be empty"));
             }
@@ -177,7 +193,12 @@ impl Engine {
     /// # Errors
     /// [`Error::Csr`], [`Error::RequestMismatch`], [`Error::Transition`],
     /// [`Error::Conflict`].
-    pub async fn attach_csr(&self, id: ApplicationId, bytes: &[u8], actor: Actor) -> Result<Application> {
+    pub async fn attach_csr(
+        &self,
+        id: ApplicationId,
+        bytes: &[u8],
+        actor: Actor,
+    ) -> Result<Application> {
         let mut app = self.load_application(id).await?;
         // Refuse early if the status does not take a CSR, before any parsing.
         crate::domain::lifecycle::transition(app.status, ApplicationEvent::CsrAccepted, &app.plan)?;
@@ -210,7 +231,8 @@ impl Engine {
     /// # Errors
     /// [`Error::Transition`], [`Error::Conflict`], [`Error::NotFound`].
     pub async fn approve(&self, id: ApplicationId, actor: Actor) -> Result<Application> {
-        self.simple_event(id, ApplicationEvent::Approve, actor, None).await
+        self.simple_event(id, ApplicationEvent::Approve, actor, None)
+            .await
     }
 
     /// An operator rejects the application, with a reason.
@@ -218,11 +240,17 @@ impl Engine {
     /// # Errors
     /// [`Error::Invalid`] for an empty reason, [`Error::Transition`],
     /// [`Error::Conflict`], [`Error::NotFound`].
-    pub async fn reject(&self, id: ApplicationId, actor: Actor, reason: String) -> Result<Application> {
+    pub async fn reject(
+        &self,
+        id: ApplicationId,
+        actor: Actor,
+        reason: String,
+    ) -> Result<Application> {
         if reason.trim().is_empty() {
             return Err(Error::invalid("reason", "a rejection needs a reason"));
         }
-        self.simple_event(id, ApplicationEvent::Reject, actor, Some(reason)).await
+        self.simple_event(id, ApplicationEvent::Reject, actor, Some(reason))
+            .await
     }
 
     /// The applicant or agent withdraws the application, with a reason.
@@ -230,10 +258,16 @@ impl Engine {
     /// # Errors
     /// [`Error::Invalid`] for an empty reason, [`Error::Transition`],
     /// [`Error::Conflict`], [`Error::NotFound`].
-    pub async fn cancel(&self, id: ApplicationId, actor: Actor, reason: String) -> Result<Application> {
+    pub async fn cancel(
+        &self,
+        id: ApplicationId,
+        actor: Actor,
+        reason: String,
+    ) -> Result<Application> {
         if reason.trim().is_empty() {
             return Err(Error::invalid("reason", "a cancellation needs a reason"));
         }
-        self.simple_event(id, ApplicationEvent::Cancel, actor, Some(reason)).await
+        self.simple_event(id, ApplicationEvent::Cancel, actor, Some(reason))
+            .await
     }
 }

@@ -41,10 +41,16 @@ impl Engine {
             id: ReservationId::from_random_bytes(self.random_bytes()),
             application_id: app.id,
             point_id: app.point_id,
-            products: products.iter().filter(|p| p.quantity_accounting).map(|p| p.id).collect(),
+            products: products
+                .iter()
+                .filter(|p| p.quantity_accounting)
+                .map(|p| p.id)
+                .collect(),
             expires_at: now + self.reservation_ttl,
         };
-        self.store.begin_issuance(&app, &entry, &reservation).await?;
+        self.store
+            .begin_issuance(&app, &entry, &reservation)
+            .await?;
 
         let request = IssueRequest {
             csr_der,
@@ -69,7 +75,12 @@ impl Engine {
                 };
                 app.version += 1;
                 app.certificate_serial = Some(issued.serial);
-                let entry = app.apply(ApplicationEvent::CaIssued, Actor::System, self.clock.now(), None)?;
+                let entry = app.apply(
+                    ApplicationEvent::CaIssued,
+                    Actor::System,
+                    self.clock.now(),
+                    None,
+                )?;
                 self.store
                     .complete_issuance(&app, &entry, reservation.id, &record)
                     .await?;
@@ -81,8 +92,15 @@ impl Engine {
                     _ => ApplicationEvent::CaFailed,
                 };
                 app.version += 1;
-                let entry = app.apply(event, Actor::System, self.clock.now(), Some(ca_error.to_string()))?;
-                self.store.abort_issuance(&app, &entry, reservation.id).await?;
+                let entry = app.apply(
+                    event,
+                    Actor::System,
+                    self.clock.now(),
+                    Some(ca_error.to_string()),
+                )?;
+                self.store
+                    .abort_issuance(&app, &entry, reservation.id)
+                    .await?;
                 Err(Error::Ca(ca_error))
             }
         }
@@ -106,9 +124,12 @@ impl Engine {
     /// # Errors
     /// [`Error::NotFound`].
     pub async fn certificate(&self, serial: &SerialNumber) -> Result<CertificateRecord> {
-        self.store.certificate(serial).await?.ok_or_else(|| Error::NotFound {
-            entity: "certificate",
-            id: serial.to_string(),
-        })
+        self.store
+            .certificate(serial)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                entity: "certificate",
+                id: serial.to_string(),
+            })
     }
 }

@@ -98,9 +98,12 @@ impl Engine {
     }
 
     async fn load_application(&self, id: ApplicationId) -> Result<Application> {
-        self.store.application(id).await?.ok_or_else(|| Error::NotFound {
-            entity: "application",
-            id: id.to_string(),
-        })
+        self.store
+            .application(id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                entity: "application",
+                id: id.to_string(),
+            })
     }
 }

@@ -15,7 +15,9 @@ use crate::domain::agents::{Branch, IssuingPoint, Organization};
 use crate::domain::application::{Application, HistoryEntry};
 use crate::domain::catalog::{ObjectIdentifier, Product, Service};
 use crate::domain::certificate::{CertificateRecord, SerialNumber};
-use crate::domain::ids::{ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId};
+use crate::domain::ids::{
+    ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId,
+};
 use crate::domain::quota::{Allotment, QuotaError, Reservation};
 
 /// Store failures.
@@ -110,7 +112,11 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Adds an application with its first history entry.
-    async fn insert_application(&self, app: &Application, entry: &HistoryEntry) -> Result<(), StoreError>;
+    async fn insert_application(
+        &self,
+        app: &Application,
+        entry: &HistoryEntry,
+    ) -> Result<(), StoreError>;
     /// An application by id.
     async fn application(&self, id: ApplicationId) -> Result<Option<Application>, StoreError>;
     /// The history of an application, oldest first.
@@ -150,7 +156,13 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// A certificate by serial.
-    async fn certificate(&self, serial: &SerialNumber) -> Result<Option<CertificateRecord>, StoreError>;
+    async fn certificate(
+        &self,
+        serial: &SerialNumber,
+    ) -> Result<Option<CertificateRecord>, StoreError>;
     /// Number of certificates issued at a point, and per product (for recounts).
-    async fn count_certificates(&self, point: PointId) -> Result<(u32, Vec<(ProductId, u32)>), StoreError>;
+    async fn count_certificates(
+        &self,
+        point: PointId,
+    ) -> Result<(u32, Vec<(ProductId, u32)>), StoreError>;
 }

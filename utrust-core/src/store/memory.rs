@@ -10,7 +10,9 @@ use crate::domain::agents::{Branch, IssuingPoint, Organization};
 use crate::domain::application::{Application, HistoryEntry};
 use crate::domain::catalog::{ObjectIdentifier, Product, Service};
 use crate::domain::certificate::{CertificateRecord, SerialNumber};
-use crate::domain::ids::{ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId};
+use crate::domain::ids::{
+    ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId,
+};
 use crate::domain::quota::{Allotment, Quota, QuotaScope, Reservation};
 use crate::ports::{Store, StoreError};
 
@@ -48,10 +50,12 @@ impl State {
     }
 
     fn point_mut(&mut self, id: PointId) -> Result<&mut IssuingPoint, StoreError> {
-        self.points.get_mut(&id).ok_or_else(|| StoreError::NotFound {
-            entity: "point",
-            id: id.to_string(),
-        })
+        self.points
+            .get_mut(&id)
+            .ok_or_else(|| StoreError::NotFound {
+                entity: "point",
+                id: id.to_string(),
+            })
     }
 }
 
@@ -137,10 +141,13 @@ impl Store for MemoryStore {
 
     async fn update_organization(&self, org: &Organization) -> Result<(), StoreError> {
         let mut s = self.lock();
-        let slot = s.organizations.get_mut(&org.id).ok_or_else(|| StoreError::NotFound {
-            entity: "organization",
-            id: org.id.to_string(),
-        })?;
+        let slot = s
+            .organizations
+            .get_mut(&org.id)
+            .ok_or_else(|| StoreError::NotFound {
+                entity: "organization",
+                id: org.id.to_string(),
+            })?;
         *slot = org.clone();
         Ok(())
     }
@@ -156,10 +163,13 @@ impl Store for MemoryStore {
 
     async fn update_branch(&self, branch: &Branch) -> Result<(), StoreError> {
         let mut s = self.lock();
-        let slot = s.branches.get_mut(&branch.id).ok_or_else(|| StoreError::NotFound {
-            entity: "branch",
-            id: branch.id.to_string(),
-        })?;
+        let slot = s
+            .branches
+            .get_mut(&branch.id)
+            .ok_or_else(|| StoreError::NotFound {
+                entity: "branch",
+                id: branch.id.to_string(),
+            })?;
         *slot = branch.clone();
         Ok(())
     }
@@ -190,7 +200,12 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn set_point_quantity(&self, id: PointId, product: ProductId, quantity: Allotment) -> Result<(), StoreError> {
+    async fn set_point_quantity(
+        &self,
+        id: PointId,
+        product: ProductId,
+        quantity: Allotment,
+    ) -> Result<(), StoreError> {
         let mut s = self.lock();
         let p = s.point_mut(id)?;
         p.quantities
@@ -200,7 +215,11 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn insert_application(&self, app: &Application, entry: &HistoryEntry) -> Result<(), StoreError> {
+    async fn insert_application(
+        &self,
+        app: &Application,
+        entry: &HistoryEntry,
+    ) -> Result<(), StoreError> {
         let mut s = self.lock();
         if s.applications.contains_key(&app.id) {
             return Err(StoreError::Duplicate {
@@ -220,21 +239,33 @@ impl Store for MemoryStore {
         Ok(self.lock().history.get(&id).cloned().unwrap_or_default())
     }
 
-    async fn update_application(&self, app: &Application, entry: Option<&HistoryEntry>) -> Result<(), StoreError> {
+    async fn update_application(
+        &self,
+        app: &Application,
+        entry: Option<&HistoryEntry>,
+    ) -> Result<(), StoreError> {
         let mut s = self.lock();
         s.check_version(app)?;
         s.write_app(app, entry);
         Ok(())
     }
 
-    async fn begin_issuance(&self, app: &Application, entry: &HistoryEntry, r: &Reservation) -> Result<(), StoreError> {
+    async fn begin_issuance(
+        &self,
+        app: &Application,
+        entry: &HistoryEntry,
+        r: &Reservation,
+    ) -> Result<(), StoreError> {
         let mut s = self.lock();
         s.check_version(app)?;
         // Check every quota before touching any, so a refusal changes nothing.
-        let point = s.points.get(&r.point_id).ok_or_else(|| StoreError::NotFound {
-            entity: "point",
-            id: r.point_id.to_string(),
-        })?;
+        let point = s
+            .points
+            .get(&r.point_id)
+            .ok_or_else(|| StoreError::NotFound {
+                entity: "point",
+                id: r.point_id.to_string(),
+            })?;
         let mut updated = point.clone();
         updated.limit.reserve(QuotaScope::PointLimit(r.point_id))?;
         for product in &r.products {
@@ -279,12 +310,18 @@ impl Store for MemoryStore {
                 q.commit();
             }
         }
-        s.certificates.insert(certificate.serial.clone(), certificate.clone());
+        s.certificates
+            .insert(certificate.serial.clone(), certificate.clone());
         s.write_app(app, Some(entry));
         Ok(())
     }
 
-    async fn abort_issuance(&self, app: &Application, entry: &HistoryEntry, reservation: ReservationId) -> Result<(), StoreError> {
+    async fn abort_issuance(
+        &self,
+        app: &Application,
+        entry: &HistoryEntry,
+        reservation: ReservationId,
+    ) -> Result<(), StoreError> {
         let mut s = self.lock();
         s.check_version(app)?;
         let Some(r) = s.reservations.remove(&reservation) else {
@@ -301,11 +338,17 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn certificate(&self, serial: &SerialNumber) -> Result<Option<CertificateRecord>, StoreError> {
+    async fn certificate(
+        &self,
+        serial: &SerialNumber,
+    ) -> Result<Option<CertificateRecord>, StoreError> {
         Ok(self.lock().certificates.get(serial).cloned())
     }
 
-    async fn count_certificates(&self, point: PointId) -> Result<(u32, Vec<(ProductId, u32)>), StoreError> {
+    async fn count_certificates(
+        &self,
+        point: PointId,
+    ) -> Result<(u32, Vec<(ProductId, u32)>), StoreError> {
         let s = self.lock();
         let mut total = 0u32;
         let mut per: BTreeMap<ProductId, u32> = BTreeMap::new();

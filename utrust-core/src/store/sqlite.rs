@@ -21,8 +21,8 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
 use time::OffsetDateTime;
@@ -32,12 +32,18 @@ use crate::domain::agents::{Branch, IssuingPoint, Organization};
 use crate::domain::application::{Application, HistoryEntry};
 use crate::domain::catalog::{ApplicantKind, ObjectIdentifier, Product, Service};
 use crate::domain::certificate::{CertificateRecord, CertificateStatus, SerialNumber};
-use crate::domain::ids::{ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId};
+use crate::domain::ids::{
+    ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId,
+};
 use crate::domain::quota::{Allotment, Quota, QuotaError, QuotaScope, Reservation};
 use crate::ports::{Store, StoreError};
 
 /// The embedded migrations: `(version, name, SQL)`, applied in order.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+)];
 
 /// How long a connection waits for another writer before `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -118,7 +124,9 @@ fn from_json<T: DeserializeOwned>(what: &str, s: &str) -> Result<T, StoreError> 
 fn enum_text<T: Serialize>(what: &str, v: &T) -> Result<String, StoreError> {
     match serde_json::to_value(v) {
         Ok(serde_json::Value::String(s)) => Ok(s),
-        Ok(other) => Err(StoreError::Backend(format!("{what} is not a string: {other}"))),
+        Ok(other) => Err(StoreError::Backend(format!(
+            "{what} is not a string: {other}"
+        ))),
         Err(e) => Err(StoreError::Backend(format!("cannot encode {what}: {e}"))),
     }
 }
@@ -148,7 +156,8 @@ fn count(what: &str, v: i64) -> Result<u32, StoreError> {
 }
 
 fn version_i64(v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::Backend(format!("application version {v} out of range")))
+    i64::try_from(v)
+        .map_err(|_| StoreError::Backend(format!("application version {v} out of range")))
 }
 
 fn parse_id<T: FromStr>(what: &str, s: &str) -> Result<T, StoreError>
@@ -158,7 +167,12 @@ where
     s.parse().map_err(|e| corrupt(what, e))
 }
 
-fn quota_from_row(what: &str, allotment: i64, issued: i64, reserved: i64) -> Result<Quota, StoreError> {
+fn quota_from_row(
+    what: &str,
+    allotment: i64,
+    issued: i64,
+    reserved: i64,
+) -> Result<Quota, StoreError> {
     Ok(Quota {
         allotment: Allotment::from_wire(allotment).map_err(|e| corrupt(what, e))?,
         issued: count(what, issued)?,
@@ -185,18 +199,33 @@ async fn finish<T>(tx: Tx, result: Result<T, StoreError>) -> Result<T, StoreErro
     }
 }
 
-async fn exists(conn: &mut SqliteConnection, sql: &'static str, id: String) -> Result<bool, StoreError> {
-    let row = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await.map_err(db)?;
+async fn exists(
+    conn: &mut SqliteConnection,
+    sql: &'static str,
+    id: String,
+) -> Result<bool, StoreError> {
+    let row = sqlx::query(sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
     Ok(row.is_some())
 }
 
 fn application_columns(app: &Application) -> Result<(String, String, String), StoreError> {
     let mut doc = app.clone();
     doc.csr_der = None;
-    Ok((to_json("application", &doc)?, ts(app.created_at)?, ts(app.updated_at)?))
+    Ok((
+        to_json("application", &doc)?,
+        ts(app.created_at)?,
+        ts(app.updated_at)?,
+    ))
 }
 
-async fn insert_application_row(conn: &mut SqliteConnection, app: &Application) -> Result<(), StoreError> {
+async fn insert_application_row(
+    conn: &mut SqliteConnection,
+    app: &Application,
+) -> Result<(), StoreError> {
     let (data, created, updated) = application_columns(app)?;
     sqlx::query(
         "INSERT INTO applications (id, version, status, point_id, service_id, created_at, updated_at, csr_der, data) \
@@ -218,9 +247,18 @@ async fn insert_application_row(conn: &mut SqliteConnection, app: &Application) 
 }
 
 /// Writes `app` if the stored version is exactly `app.version - 1`.
-async fn update_application_row(conn: &mut SqliteConnection, app: &Application) -> Result<(), StoreError> {
+async fn update_application_row(
+    conn: &mut SqliteConnection,
+    app: &Application,
+) -> Result<(), StoreError> {
     let conflict_or_missing = async |conn: &mut SqliteConnection| -> StoreError {
-        match exists(conn, "SELECT 1 FROM applications WHERE id = ?", app.id.to_string()).await {
+        match exists(
+            conn,
+            "SELECT 1 FROM applications WHERE id = ?",
+            app.id.to_string(),
+        )
+        .await
+        {
             Ok(true) => StoreError::VersionConflict { id: app.id },
             Ok(false) => StoreError::NotFound {
                 entity: "application",
@@ -257,7 +295,11 @@ async fn update_application_row(conn: &mut SqliteConnection, app: &Application) 
 }
 
 /// Appends a history entry to the application `id` (sequence numbers 1, 2, …).
-async fn append_history(conn: &mut SqliteConnection, id: ApplicationId, entry: &HistoryEntry) -> Result<(), StoreError> {
+async fn append_history(
+    conn: &mut SqliteConnection,
+    id: ApplicationId,
+    entry: &HistoryEntry,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO application_history (application_id, seq, at, from_status, to_status, event, data) \
          VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM application_history WHERE application_id = ?1), \
@@ -323,7 +365,10 @@ async fn reserve(conn: &mut SqliteConnection, r: &Reservation) -> Result<(), Sto
 }
 
 /// Takes an active reservation out of the table.
-async fn take_reservation(conn: &mut SqliteConnection, id: ReservationId) -> Result<(PointId, Vec<ProductId>), StoreError> {
+async fn take_reservation(
+    conn: &mut SqliteConnection,
+    id: ReservationId,
+) -> Result<(PointId, Vec<ProductId>), StoreError> {
     let row = sqlx::query("DELETE FROM reservations WHERE id = ? RETURNING point_id, products")
         .bind(id.to_string())
         .fetch_optional(&mut *conn)
@@ -334,11 +379,19 @@ async fn take_reservation(conn: &mut SqliteConnection, id: ReservationId) -> Res
     };
     let point: String = get(&row, "point_id")?;
     let products: String = get(&row, "products")?;
-    Ok((parse_id("reservation point", &point)?, from_json("reservation products", &products)?))
+    Ok((
+        parse_id("reservation point", &point)?,
+        from_json("reservation products", &products)?,
+    ))
 }
 
 /// Commits (`commit = true`) or releases one unit of each reserved quota.
-async fn settle(conn: &mut SqliteConnection, point: PointId, products: &[ProductId], commit: bool) -> Result<(), StoreError> {
+async fn settle(
+    conn: &mut SqliteConnection,
+    point: PointId,
+    products: &[ProductId],
+    commit: bool,
+) -> Result<(), StoreError> {
     let issued_delta = i64::from(commit);
     let done = sqlx::query(
         "UPDATE points SET limit_reserved = MAX(limit_reserved - 1, 0), limit_issued = limit_issued + ? WHERE id = ?",
@@ -366,7 +419,10 @@ async fn settle(conn: &mut SqliteConnection, point: PointId, products: &[Product
     Ok(())
 }
 
-async fn insert_certificate(conn: &mut SqliteConnection, c: &CertificateRecord) -> Result<(), StoreError> {
+async fn insert_certificate(
+    conn: &mut SqliteConnection,
+    c: &CertificateRecord,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO certificates (serial, application_id, point_id, products, applicant_kind, subject, \
          not_before, not_after, status, der) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -410,12 +466,17 @@ fn certificate_from_row(row: &SqliteRow) -> Result<CertificateRecord, StoreError
     })
 }
 
-async fn load_point(conn: &mut SqliteConnection, id: PointId) -> Result<Option<IssuingPoint>, StoreError> {
-    let row = sqlx::query("SELECT limit_allotment, limit_issued, limit_reserved, data FROM points WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db)?;
+async fn load_point(
+    conn: &mut SqliteConnection,
+    id: PointId,
+) -> Result<Option<IssuingPoint>, StoreError> {
+    let row = sqlx::query(
+        "SELECT limit_allotment, limit_issued, limit_reserved, data FROM points WHERE id = ?",
+    )
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
     let Some(row) = row else { return Ok(None) };
     let data: String = get(&row, "data")?;
     let mut point: IssuingPoint = from_json("point", &data)?;
@@ -425,11 +486,13 @@ async fn load_point(conn: &mut SqliteConnection, id: PointId) -> Result<Option<I
         get(&row, "limit_issued")?,
         get(&row, "limit_reserved")?,
     )?;
-    let rows = sqlx::query("SELECT product_id, allotment, issued, reserved FROM point_quantities WHERE point_id = ?")
-        .bind(id.to_string())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
+    let rows = sqlx::query(
+        "SELECT product_id, allotment, issued, reserved FROM point_quantities WHERE point_id = ?",
+    )
+    .bind(id.to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
     let mut quantities = BTreeMap::new();
     for row in &rows {
         let product: String = get(row, "product_id")?;
@@ -455,7 +518,11 @@ fn point_document(point: &IssuingPoint) -> Result<String, StoreError> {
 }
 
 /// Issued + reserved of a quota row, for [`QuotaError::BelowUsage`].
-async fn usage(conn: &mut SqliteConnection, sql: &'static str, binds: &[String]) -> Result<Option<u32>, StoreError> {
+async fn usage(
+    conn: &mut SqliteConnection,
+    sql: &'static str,
+    binds: &[String],
+) -> Result<Option<u32>, StoreError> {
     let mut q = sqlx::query(sql);
     for b in binds {
         q = q.bind(b.clone());
@@ -626,8 +693,16 @@ impl SqliteStore {
         self.pool.begin().await.map_err(db)
     }
 
-    async fn fetch_data(&self, sql: &'static str, id: String) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await.map_err(db)?;
+    async fn fetch_data(
+        &self,
+        sql: &'static str,
+        id: String,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
         row.map(|r| get::<String>(&r, "data")).transpose()
     }
 }
@@ -661,7 +736,12 @@ impl Store for SqliteStore {
         let mut tx = self.write_tx().await?;
         let result = async {
             // As the memory store: a taken code is refused, a known id is replaced.
-            let taken = exists(&mut tx, "SELECT 1 FROM products WHERE code = ?", product.code.clone()).await?;
+            let taken = exists(
+                &mut tx,
+                "SELECT 1 FROM products WHERE code = ?",
+                product.code.clone(),
+            )
+            .await?;
             if taken {
                 return Err(StoreError::Duplicate {
                     entity: "product",
@@ -721,10 +801,13 @@ impl Store for SqliteStore {
     }
 
     async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError> {
-        self.fetch_data("SELECT data FROM organizations WHERE id = ?", id.to_string())
-            .await?
-            .map(|d| from_json("organization", &d))
-            .transpose()
+        self.fetch_data(
+            "SELECT data FROM organizations WHERE id = ?",
+            id.to_string(),
+        )
+        .await?
+        .map(|d| from_json("organization", &d))
+        .transpose()
     }
 
     async fn update_organization(&self, org: &Organization) -> Result<(), StoreError> {
@@ -886,7 +969,12 @@ impl Store for SqliteStore {
         finish(tx, result).await
     }
 
-    async fn set_point_quantity(&self, id: PointId, product: ProductId, quantity: Allotment) -> Result<(), StoreError> {
+    async fn set_point_quantity(
+        &self,
+        id: PointId,
+        product: ProductId,
+        quantity: Allotment,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         let result = async {
             if !exists(&mut tx, "SELECT 1 FROM points WHERE id = ?", id.to_string()).await? {
@@ -929,7 +1017,11 @@ impl Store for SqliteStore {
         finish(tx, result).await
     }
 
-    async fn insert_application(&self, app: &Application, entry: &HistoryEntry) -> Result<(), StoreError> {
+    async fn insert_application(
+        &self,
+        app: &Application,
+        entry: &HistoryEntry,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         let result = async {
             insert_application_row(&mut tx, app).await?;
@@ -955,17 +1047,23 @@ impl Store for SqliteStore {
     }
 
     async fn history(&self, id: ApplicationId) -> Result<Vec<HistoryEntry>, StoreError> {
-        let rows = sqlx::query("SELECT data FROM application_history WHERE application_id = ? ORDER BY seq")
-            .bind(id.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
+        let rows = sqlx::query(
+            "SELECT data FROM application_history WHERE application_id = ? ORDER BY seq",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
         rows.iter()
             .map(|r| from_json("history entry", &get::<String>(r, "data")?))
             .collect()
     }
 
-    async fn update_application(&self, app: &Application, entry: Option<&HistoryEntry>) -> Result<(), StoreError> {
+    async fn update_application(
+        &self,
+        app: &Application,
+        entry: Option<&HistoryEntry>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         let result = async {
             update_application_row(&mut tx, app).await?;
@@ -978,7 +1076,12 @@ impl Store for SqliteStore {
         finish(tx, result).await
     }
 
-    async fn begin_issuance(&self, app: &Application, entry: &HistoryEntry, r: &Reservation) -> Result<(), StoreError> {
+    async fn begin_issuance(
+        &self,
+        app: &Application,
+        entry: &HistoryEntry,
+        r: &Reservation,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         let result = async {
             update_application_row(&mut tx, app).await?;
@@ -1019,7 +1122,12 @@ impl Store for SqliteStore {
         finish(tx, result).await
     }
 
-    async fn abort_issuance(&self, app: &Application, entry: &HistoryEntry, reservation: ReservationId) -> Result<(), StoreError> {
+    async fn abort_issuance(
+        &self,
+        app: &Application,
+        entry: &HistoryEntry,
+        reservation: ReservationId,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         let result = async {
             update_application_row(&mut tx, app).await?;
@@ -1031,7 +1139,10 @@ impl Store for SqliteStore {
         finish(tx, result).await
     }
 
-    async fn certificate(&self, serial: &SerialNumber) -> Result<Option<CertificateRecord>, StoreError> {
+    async fn certificate(
+        &self,
+        serial: &SerialNumber,
+    ) -> Result<Option<CertificateRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT serial, application_id, point_id, products, applicant_kind, subject, not_before, not_after, \
              status, der FROM certificates WHERE serial = ?",
@@ -1043,7 +1154,10 @@ impl Store for SqliteStore {
         row.as_ref().map(certificate_from_row).transpose()
     }
 
-    async fn count_certificates(&self, point: PointId) -> Result<(u32, Vec<(ProductId, u32)>), StoreError> {
+    async fn count_certificates(
+        &self,
+        point: PointId,
+    ) -> Result<(u32, Vec<(ProductId, u32)>), StoreError> {
         let mut tx = self.read_tx().await?;
         let result = async {
             let row = sqlx::query("SELECT COUNT(*) AS n FROM certificates WHERE point_id = ?")

@@ -106,8 +106,16 @@ async fn scene(store: &Dyn, limit: Allotment, quantity: Allotment) -> Scene {
 
 /// A stored application in `ReadyToIssue` ordering both products.
 async fn ready(store: &Dyn, sc: &Scene) -> Application {
-    let app = application(sc.point, sc.service, &[sc.p_qty, sc.p_free], S::ReadyToIssue);
-    store.insert_application(&app, &entry(&app, S::Draft, E::Submit)).await.unwrap();
+    let app = application(
+        sc.point,
+        sc.service,
+        &[sc.p_qty, sc.p_free],
+        S::ReadyToIssue,
+    );
+    store
+        .insert_application(&app, &entry(&app, S::Draft, E::Submit))
+        .await
+        .unwrap();
     app
 }
 
@@ -119,7 +127,11 @@ async fn counters(store: &Dyn, sc: &Scene) -> ((u32, u32), (u32, u32)) {
 }
 
 /// Runs one full issuance; returns the application as stored afterwards.
-async fn issue_one(store: &Dyn, sc: &Scene, products: &[ProductId]) -> Result<Application, StoreError> {
+async fn issue_one(
+    store: &Dyn,
+    sc: &Scene,
+    products: &[ProductId],
+) -> Result<Application, StoreError> {
     let mut app = ready(store, sc).await;
     let e = step(&mut app, S::Issuing, E::StartIssuing);
     let r = reservation(&app, products);
@@ -146,7 +158,9 @@ async fn object_identifiers_round_trip_in_order(store: Dyn) {
         store.insert_object_identifier(&oid(s)).await.unwrap();
     }
     assert_eq!(
-        store.insert_object_identifier(&oid("1.2.643.2.2.34.6")).await,
+        store
+            .insert_object_identifier(&oid("1.2.643.2.2.34.6"))
+            .await,
         Err(StoreError::Duplicate {
             entity: "oid",
             field: "oid"
@@ -154,7 +168,10 @@ async fn object_identifiers_round_trip_in_order(store: Dyn) {
     );
     let all = store.object_identifiers().await.unwrap();
     let got: Vec<&str> = all.iter().map(|o| o.oid.as_str()).collect();
-    assert_eq!(got, ["1.2.643.2.2.34.6", "1.3.6.1.5.5.7.3.2", "1.3.6.1.5.5.7.3.4"]);
+    assert_eq!(
+        got,
+        ["1.2.643.2.2.34.6", "1.3.6.1.5.5.7.3.2", "1.3.6.1.5.5.7.3.4"]
+    );
     assert_eq!(all[0], oid("1.2.643.2.2.34.6"));
 }
 
@@ -173,7 +190,13 @@ async fn product_round_trip_and_duplicate_code(store: Dyn) {
     );
     assert_eq!(store.product(other.id).await.unwrap(), None);
     assert_eq!(store.product(p.id).await.unwrap(), Some(p));
-    assert_eq!(store.product(ProductId::from_random_bytes(fresh_bytes())).await.unwrap(), None);
+    assert_eq!(
+        store
+            .product(ProductId::from_random_bytes(fresh_bytes()))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn service_round_trip(store: Dyn) {
@@ -183,7 +206,13 @@ async fn service_round_trip(store: Dyn) {
     s.approval_required = true;
     store.insert_service(&s).await.unwrap();
     assert_eq!(store.service(s.id).await.unwrap(), Some(s));
-    assert_eq!(store.service(ServiceId::from_random_bytes(fresh_bytes())).await.unwrap(), None);
+    assert_eq!(
+        store
+            .service(ServiceId::from_random_bytes(fresh_bytes()))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn organization_round_trip_and_update(store: Dyn) {
@@ -197,7 +226,10 @@ async fn organization_round_trip_and_update(store: Dyn) {
     let unknown = organization();
     assert!(matches!(
         store.update_organization(&unknown).await,
-        Err(StoreError::NotFound { entity: "organization", .. })
+        Err(StoreError::NotFound {
+            entity: "organization",
+            ..
+        })
     ));
     assert_eq!(store.organization(unknown.id).await.unwrap(), None);
 }
@@ -214,7 +246,10 @@ async fn branch_round_trip_and_update(store: Dyn) {
     let unknown = branch(o.id);
     assert!(matches!(
         store.update_branch(&unknown).await,
-        Err(StoreError::NotFound { entity: "branch", .. })
+        Err(StoreError::NotFound {
+            entity: "branch",
+            ..
+        })
     ));
 }
 
@@ -246,12 +281,22 @@ async fn point_round_trip_and_update_keeps_quotas(store: Dyn) {
     unknown.id = PointId::from_random_bytes(fresh_bytes());
     assert!(matches!(
         store.update_point(&unknown).await,
-        Err(StoreError::NotFound { entity: "point", .. })
+        Err(StoreError::NotFound {
+            entity: "point",
+            ..
+        })
     ));
     assert_eq!(store.point(unknown.id).await.unwrap(), None);
     // A full round trip of a fresh point.
     let o = organization();
-    let p = point(o.id, Allotment::Unlimited, &[(sc.p_qty, Allotment::Finite(0)), (sc.p_free, Allotment::Unlimited)]);
+    let p = point(
+        o.id,
+        Allotment::Unlimited,
+        &[
+            (sc.p_qty, Allotment::Finite(0)),
+            (sc.p_free, Allotment::Unlimited),
+        ],
+    );
     store.insert_point(&p).await.unwrap();
     assert_eq!(store.point(p.id).await.unwrap(), Some(p));
 }
@@ -288,7 +333,10 @@ async fn stale_version_is_rejected_and_nothing_written(store: Dyn) {
         &[],
         S::AwaitingCsr,
     );
-    store.insert_application(&app, &entry(&app, S::Draft, E::Submit)).await.unwrap();
+    store
+        .insert_application(&app, &entry(&app, S::Draft, E::Submit))
+        .await
+        .unwrap();
 
     // Two writers load version 1; the first wins.
     let mut a = app.clone();
@@ -322,7 +370,10 @@ async fn stale_version_is_rejected_and_nothing_written(store: Dyn) {
     ghost.id = ApplicationId::from_random_bytes(fresh_bytes());
     assert!(matches!(
         store.update_application(&ghost, None).await,
-        Err(StoreError::NotFound { entity: "application", .. })
+        Err(StoreError::NotFound {
+            entity: "application",
+            ..
+        })
     ));
 }
 
@@ -353,7 +404,10 @@ async fn history_is_appended_with_updates_in_order(store: Dyn) {
         }
         let h = store.history(app.id).await.unwrap();
         assert_eq!(h, want);
-        assert_eq!(h.last().unwrap().to, store.application(app.id).await.unwrap().unwrap().status);
+        assert_eq!(
+            h.last().unwrap().to,
+            store.application(app.id).await.unwrap().unwrap().status
+        );
     }
     assert_eq!(store.application(app.id).await.unwrap(), Some(app));
 }
@@ -370,9 +424,15 @@ async fn issuance_reserves_commits_and_stores_certificate(store: Dyn) {
     let cert = certificate(&app);
     app.certificate_serial = Some(cert.serial.clone());
     let e2 = step(&mut app, S::Issued, E::CaIssued);
-    store.complete_issuance(&app, &e2, r.id, &cert).await.unwrap();
+    store
+        .complete_issuance(&app, &e2, r.id, &cert)
+        .await
+        .unwrap();
     assert_eq!(counters(&store, &sc).await, ((1, 0), (1, 0)));
-    assert_eq!(store.certificate(&cert.serial).await.unwrap(), Some(cert.clone()));
+    assert_eq!(
+        store.certificate(&cert.serial).await.unwrap(),
+        Some(cert.clone())
+    );
     assert_eq!(store.certificate(&fresh_serial()).await.unwrap(), None);
     assert_eq!(store.application(app.id).await.unwrap(), Some(app.clone()));
     let h = store.history(app.id).await.unwrap();
@@ -392,7 +452,10 @@ async fn abort_releases_the_reservation(store: Dyn) {
     e2.reason = Some("CA unavailable".into());
     store.abort_issuance(&app, &e2, r.id).await.unwrap();
     assert_eq!(counters(&store, &sc).await, ((0, 0), (0, 0)));
-    assert_eq!(store.application(app.id).await.unwrap().unwrap().status, S::ReadyToIssue);
+    assert_eq!(
+        store.application(app.id).await.unwrap().unwrap().status,
+        S::ReadyToIssue
+    );
     assert_eq!(store.history(app.id).await.unwrap().last(), Some(&e2));
     // The released unit can be used again (limit 1).
     issue_one(&store, &sc, &[sc.p_qty]).await.unwrap();
@@ -407,14 +470,20 @@ async fn exhausted_limit_changes_nothing(store: Dyn) {
     let mut next = app.clone();
     let e = step(&mut next, S::Issuing, E::StartIssuing);
     let r = reservation(&next, &[sc.p_qty]);
-    assert_eq!(exhausted(store.begin_issuance(&next, &e, &r).await), QuotaScope::PointLimit(sc.point));
+    assert_eq!(
+        exhausted(store.begin_issuance(&next, &e, &r).await),
+        QuotaScope::PointLimit(sc.point)
+    );
     assert_eq!(store.application(app.id).await.unwrap(), Some(app.clone()));
     assert_eq!(store.history(app.id).await.unwrap().len(), 1);
     assert_eq!(counters(&store, &sc).await, ((1, 0), (1, 0)));
     // No reservation was recorded: settling it finds nothing.
     let mut done = app.clone();
     let e = step(&mut done, S::ReadyToIssue, E::CaFailed);
-    assert_eq!(store.abort_issuance(&done, &e, r.id).await, Err(StoreError::ReservationGone(r.id)));
+    assert_eq!(
+        store.abort_issuance(&done, &e, r.id).await,
+        Err(StoreError::ReservationGone(r.id))
+    );
     assert_eq!(store.application(app.id).await.unwrap(), Some(app));
 }
 
@@ -439,7 +508,10 @@ async fn zero_limit_and_zero_quantity_refuse(store: Dyn) {
         QuotaScope::ProductQuantity(sc.point, sc.p_free)
     );
     assert_eq!(counters(&store, &sc).await, ((0, 0), (0, 0)));
-    assert_eq!(store.count_certificates(sc.point).await.unwrap(), (0, vec![]));
+    assert_eq!(
+        store.count_certificates(sc.point).await.unwrap(),
+        (0, vec![])
+    );
 }
 
 async fn unlimited_never_refuses(store: Dyn) {
@@ -454,11 +526,26 @@ async fn unlimited_never_refuses(store: Dyn) {
 async fn only_listed_products_are_debited(store: Dyn) {
     let sc = scene(&store, Allotment::Finite(5), Allotment::Finite(5)).await;
     // Give the second product a quantity too; the reservation lists only the first.
-    store.set_point_quantity(sc.point, sc.p_free, Allotment::Finite(5)).await.unwrap();
+    store
+        .set_point_quantity(sc.point, sc.p_free, Allotment::Finite(5))
+        .await
+        .unwrap();
     issue_one(&store, &sc, &[sc.p_qty]).await.unwrap();
     let p = store.point(sc.point).await.unwrap().unwrap();
-    assert_eq!((p.quantities[&sc.p_qty].issued, p.quantities[&sc.p_qty].reserved), (1, 0));
-    assert_eq!((p.quantities[&sc.p_free].issued, p.quantities[&sc.p_free].reserved), (0, 0));
+    assert_eq!(
+        (
+            p.quantities[&sc.p_qty].issued,
+            p.quantities[&sc.p_qty].reserved
+        ),
+        (1, 0)
+    );
+    assert_eq!(
+        (
+            p.quantities[&sc.p_free].issued,
+            p.quantities[&sc.p_free].reserved
+        ),
+        (0, 0)
+    );
     // An empty list debits only the point limit.
     issue_one(&store, &sc, &[]).await.unwrap();
     let p = store.point(sc.point).await.unwrap().unwrap();
@@ -473,7 +560,10 @@ async fn set_point_limit_below_usage_is_refused(store: Dyn) {
     issue_one(&store, &sc, &[]).await.unwrap();
     let mut app = ready(&store, &sc).await;
     let e = step(&mut app, S::Issuing, E::StartIssuing);
-    store.begin_issuance(&app, &e, &reservation(&app, &[])).await.unwrap();
+    store
+        .begin_issuance(&app, &e, &reservation(&app, &[]))
+        .await
+        .unwrap();
     assert_eq!(counters(&store, &sc).await.0, (2, 1));
 
     assert_eq!(
@@ -488,17 +578,52 @@ async fn set_point_limit_below_usage_is_refused(store: Dyn) {
     assert_eq!(p.limit.allotment, Allotment::Finite(5));
     assert_eq!((p.limit.issued, p.limit.reserved), (2, 1));
 
-    store.set_point_limit(sc.point, Allotment::Finite(3)).await.unwrap();
-    assert_eq!(store.point(sc.point).await.unwrap().unwrap().limit.allotment, Allotment::Finite(3));
+    store
+        .set_point_limit(sc.point, Allotment::Finite(3))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .point(sc.point)
+            .await
+            .unwrap()
+            .unwrap()
+            .limit
+            .allotment,
+        Allotment::Finite(3)
+    );
     // Now full: the next reservation is refused.
-    assert_eq!(exhausted(issue_one(&store, &sc, &[]).await), QuotaScope::PointLimit(sc.point));
-    store.set_point_limit(sc.point, Allotment::Unlimited).await.unwrap();
-    assert_eq!(store.point(sc.point).await.unwrap().unwrap().limit.allotment, Allotment::Unlimited);
+    assert_eq!(
+        exhausted(issue_one(&store, &sc, &[]).await),
+        QuotaScope::PointLimit(sc.point)
+    );
+    store
+        .set_point_limit(sc.point, Allotment::Unlimited)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .point(sc.point)
+            .await
+            .unwrap()
+            .unwrap()
+            .limit
+            .allotment,
+        Allotment::Unlimited
+    );
     issue_one(&store, &sc, &[]).await.unwrap();
 
     assert!(matches!(
-        store.set_point_limit(PointId::from_random_bytes(fresh_bytes()), Allotment::Finite(1)).await,
-        Err(StoreError::NotFound { entity: "point", .. })
+        store
+            .set_point_limit(
+                PointId::from_random_bytes(fresh_bytes()),
+                Allotment::Finite(1)
+            )
+            .await,
+        Err(StoreError::NotFound {
+            entity: "point",
+            ..
+        })
     ));
 }
 
@@ -507,7 +632,9 @@ async fn set_point_quantity_below_usage_is_refused(store: Dyn) {
     issue_one(&store, &sc, &[sc.p_qty]).await.unwrap();
     issue_one(&store, &sc, &[sc.p_qty]).await.unwrap();
     assert_eq!(
-        store.set_point_quantity(sc.point, sc.p_qty, Allotment::Finite(1)).await,
+        store
+            .set_point_quantity(sc.point, sc.p_qty, Allotment::Finite(1))
+            .await,
         Err(StoreError::Quota(QuotaError::BelowUsage {
             scope: QuotaScope::ProductQuantity(sc.point, sc.p_qty),
             requested: 1,
@@ -518,22 +645,41 @@ async fn set_point_quantity_below_usage_is_refused(store: Dyn) {
         store.point(sc.point).await.unwrap().unwrap().quantities[&sc.p_qty].allotment,
         Allotment::Finite(4)
     );
-    store.set_point_quantity(sc.point, sc.p_qty, Allotment::Finite(2)).await.unwrap();
+    store
+        .set_point_quantity(sc.point, sc.p_qty, Allotment::Finite(2))
+        .await
+        .unwrap();
     let q = store.point(sc.point).await.unwrap().unwrap().quantities[&sc.p_qty];
-    assert_eq!((q.allotment, q.issued, q.reserved), (Allotment::Finite(2), 2, 0));
+    assert_eq!(
+        (q.allotment, q.issued, q.reserved),
+        (Allotment::Finite(2), 2, 0)
+    );
     assert_eq!(
         exhausted(issue_one(&store, &sc, &[sc.p_qty]).await),
         QuotaScope::ProductQuantity(sc.point, sc.p_qty)
     );
     // Adding a quantity for a new product.
-    store.set_point_quantity(sc.point, sc.p_free, Allotment::Finite(7)).await.unwrap();
+    store
+        .set_point_quantity(sc.point, sc.p_free, Allotment::Finite(7))
+        .await
+        .unwrap();
     let q = store.point(sc.point).await.unwrap().unwrap().quantities[&sc.p_free];
-    assert_eq!((q.allotment, q.issued, q.reserved), (Allotment::Finite(7), 0, 0));
+    assert_eq!(
+        (q.allotment, q.issued, q.reserved),
+        (Allotment::Finite(7), 0, 0)
+    );
     assert!(matches!(
         store
-            .set_point_quantity(PointId::from_random_bytes(fresh_bytes()), sc.p_qty, Allotment::Finite(1))
+            .set_point_quantity(
+                PointId::from_random_bytes(fresh_bytes()),
+                sc.p_qty,
+                Allotment::Finite(1)
+            )
             .await,
-        Err(StoreError::NotFound { entity: "point", .. })
+        Err(StoreError::NotFound {
+            entity: "point",
+            ..
+        })
     ));
 }
 
@@ -542,7 +688,11 @@ async fn count_certificates_matches(store: Dyn) {
     let b = Scene {
         point: {
             let o = organization();
-            let p = point(o.id, Allotment::Unlimited, &[(a.p_qty, Allotment::Unlimited)]);
+            let p = point(
+                o.id,
+                Allotment::Unlimited,
+                &[(a.p_qty, Allotment::Unlimited)],
+            );
             store.insert_point(&p).await.unwrap();
             p.id
         },
@@ -563,7 +713,10 @@ async fn count_certificates_matches(store: Dyn) {
     want.sort();
     assert_eq!(store.count_certificates(b.point).await.unwrap(), (2, want));
     assert_eq!(
-        store.count_certificates(PointId::from_random_bytes(fresh_bytes())).await.unwrap(),
+        store
+            .count_certificates(PointId::from_random_bytes(fresh_bytes()))
+            .await
+            .unwrap(),
         (0, vec![])
     );
     // Counts agree with the counters.
@@ -579,19 +732,30 @@ async fn settled_reservation_is_gone(store: Dyn) {
     store.begin_issuance(&app, &e, &r).await.unwrap();
     let cert = certificate(&app);
     let e = step(&mut app, S::Issued, E::CaIssued);
-    store.complete_issuance(&app, &e, r.id, &cert).await.unwrap();
+    store
+        .complete_issuance(&app, &e, r.id, &cert)
+        .await
+        .unwrap();
     // A second settlement of the same reservation (with a fresh version) is refused
     // and changes nothing.
     let stored = store.application(app.id).await.unwrap().unwrap();
     let mut again = stored.clone();
     let e = step(&mut again, S::Completed, E::Complete);
-    assert_eq!(store.abort_issuance(&again, &e, r.id).await, Err(StoreError::ReservationGone(r.id)));
     assert_eq!(
-        store.complete_issuance(&again, &e, r.id, &certificate(&again)).await,
+        store.abort_issuance(&again, &e, r.id).await,
+        Err(StoreError::ReservationGone(r.id))
+    );
+    assert_eq!(
+        store
+            .complete_issuance(&again, &e, r.id, &certificate(&again))
+            .await,
         Err(StoreError::ReservationGone(r.id))
     );
     let unknown = ReservationId::from_random_bytes(fresh_bytes());
-    assert_eq!(store.abort_issuance(&again, &e, unknown).await, Err(StoreError::ReservationGone(unknown)));
+    assert_eq!(
+        store.abort_issuance(&again, &e, unknown).await,
+        Err(StoreError::ReservationGone(unknown))
+    );
     assert_eq!(store.application(app.id).await.unwrap(), Some(stored));
     assert_eq!(store.history(app.id).await.unwrap().len(), 3);
     assert_eq!(counters(&store, &sc).await, ((1, 0), (1, 0)));
@@ -618,9 +782,20 @@ async fn duplicate_certificate_serial_changes_nothing(store: Dyn) {
             field: "serial"
         })
     );
-    assert_eq!(store.application(app.id).await.unwrap(), Some(issuing.clone()));
+    assert_eq!(
+        store.application(app.id).await.unwrap(),
+        Some(issuing.clone())
+    );
     assert_eq!(counters(&store, &sc).await, ((1, 1), (1, 1)));
-    assert_eq!(store.certificate(&serial).await.unwrap().unwrap().application_id, first.id);
+    assert_eq!(
+        store
+            .certificate(&serial)
+            .await
+            .unwrap()
+            .unwrap()
+            .application_id,
+        first.id
+    );
     // The reservation is still active and can be released.
     let mut back = issuing.clone();
     let e = step(&mut back, S::ReadyToIssue, E::CaFailed);
@@ -654,7 +829,10 @@ async fn race_point_limit(store: Dyn) {
             tokio::task::yield_now().await;
             let cert = certificate(&app);
             let e = step(&mut app, S::Issued, E::CaIssued);
-            store.complete_issuance(&app, &e, r.id, &cert).await.unwrap();
+            store
+                .complete_issuance(&app, &e, r.id, &cert)
+                .await
+                .unwrap();
             (app, Ok(()))
         }));
     }
@@ -664,10 +842,18 @@ async fn race_point_limit(store: Dyn) {
         match result {
             Ok(()) => {
                 ok += 1;
-                assert_eq!(store.application(app.id).await.unwrap().unwrap().status, S::Issued);
+                assert_eq!(
+                    store.application(app.id).await.unwrap().unwrap().status,
+                    S::Issued
+                );
             }
             Err(e) => {
-                assert_eq!(e, StoreError::Quota(QuotaError::Exhausted { scope: QuotaScope::PointLimit(sc.point) }));
+                assert_eq!(
+                    e,
+                    StoreError::Quota(QuotaError::Exhausted {
+                        scope: QuotaScope::PointLimit(sc.point)
+                    })
+                );
                 assert_eq!(store.application(app.id).await.unwrap(), Some(app.clone()));
                 assert_eq!(store.history(app.id).await.unwrap().len(), 1);
             }

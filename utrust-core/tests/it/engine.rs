@@ -11,13 +11,14 @@ use utrust_core::domain::application::{Account, Actor, Address, Application};
 use utrust_core::domain::catalog::{KeyAlgorithm, Product, Service};
 use utrust_core::domain::certificate::{IssuedCertificate, SerialNumber};
 use utrust_core::domain::ids::ApplicationId;
-use utrust_core::domain::lifecycle::{
-    ApplicationEvent as E, ApplicationStatus as S, transition,
-};
+use utrust_core::domain::lifecycle::{ApplicationEvent as E, ApplicationStatus as S, transition};
 use utrust_core::domain::quota::{Allotment, Quota, QuotaError, QuotaScope};
-use utrust_core::domain::request::{InspectedRequest, RequestTemplate, RequestedExtensions, SubjectAttribute};
+use utrust_core::domain::request::{
+    InspectedRequest, RequestTemplate, RequestedExtensions, SubjectAttribute,
+};
 use utrust_core::ports::{
-    CaError, CertificateAuthority, CsrRejection, IssueRequest, Random, RequestInspector, SeededRandom, Store,
+    CaError, CertificateAuthority, CsrRejection, IssueRequest, Random, RequestInspector,
+    SeededRandom, Store,
 };
 use utrust_core::{Engine, Error, NewApplication};
 
@@ -58,18 +59,21 @@ struct TestInspector;
 
 impl RequestInspector for TestInspector {
     fn inspect(&self, bytes: &[u8]) -> Result<InspectedRequest, CsrRejection> {
-        let text = std::str::from_utf8(bytes).map_err(|_| CsrRejection::Malformed("not UTF-8".into()))?;
+        let text =
+            std::str::from_utf8(bytes).map_err(|_| CsrRejection::Malformed("not UTF-8".into()))?;
         let rest = text
             .strip_prefix(PREFIX)
             .ok_or_else(|| CsrRejection::Malformed("not a test request".into()))?;
         let (sum, body) = rest
             .split_once(':')
             .ok_or_else(|| CsrRejection::Malformed("no checksum".into()))?;
-        let sum = u64::from_str_radix(sum, 16).map_err(|_| CsrRejection::Malformed("bad checksum".into()))?;
+        let sum = u64::from_str_radix(sum, 16)
+            .map_err(|_| CsrRejection::Malformed("bad checksum".into()))?;
         if sum != fnv64(body.as_bytes()) {
             return Err(CsrRejection::BadSignature);
         }
-        let req: TestRequest = serde_json::from_str(body).map_err(|e| CsrRejection::Malformed(e.to_string()))?;
+        let req: TestRequest =
+            serde_json::from_str(body).map_err(|e| CsrRejection::Malformed(e.to_string()))?;
         Ok(InspectedRequest {
             der: bytes.to_vec(),
             key_algorithm: req.key_algorithm,
@@ -137,7 +141,12 @@ struct World {
 
 /// One product (under quantity accounting if `quantity` is given), a point with
 /// `limit`, a service with `approval` on or off.
-async fn world(fixture: Fixture, limit: Allotment, quantity: Option<Allotment>, approval: bool) -> World {
+async fn world(
+    fixture: Fixture,
+    limit: Allotment,
+    quantity: Option<Allotment>,
+    approval: bool,
+) -> World {
     let ca = Arc::new(TestCa::new());
     let engine = Engine::new(
         fixture.store.clone(),
@@ -148,7 +157,10 @@ async fn world(fixture: Fixture, limit: Allotment, quantity: Option<Allotment>, 
     let mut product = Product::new("KEP", "Квалифицированный сертификат");
     product.quantity_accounting = quantity.is_some();
     let product = engine.create_product(product).await.unwrap();
-    let org = engine.create_organization(support::organization()).await.unwrap();
+    let org = engine
+        .create_organization(support::organization())
+        .await
+        .unwrap();
     let mut point = IssuingPoint::new(PointParent::Organization(org.id), "Точка", email(), limit);
     if let Some(q) = quantity {
         point.quantities.insert(product.id, Quota::new(q));
@@ -206,7 +218,11 @@ impl World {
     async fn ready(&self) -> Application {
         let app = self.with_csr().await;
         if app.status == S::AwaitingApproval {
-            return self.engine.approve(app.id, Actor::Admin("operator".into())).await.unwrap();
+            return self
+                .engine
+                .approve(app.id, Actor::Admin("operator".into()))
+                .await
+                .unwrap();
         }
         app
     }
@@ -215,7 +231,9 @@ impl World {
         let p = self.engine.point(self.point.id).await.unwrap();
         (
             (p.limit.issued, p.limit.reserved),
-            p.quantities.get(&self.product.id).map(|q| (q.issued, q.reserved)),
+            p.quantities
+                .get(&self.product.id)
+                .map(|q| (q.issued, q.reserved)),
         )
     }
 }
@@ -251,7 +269,13 @@ enum Op {
 }
 
 impl Op {
-    const ALL: [Op; 5] = [Op::AttachCsr, Op::Approve, Op::Reject, Op::Cancel, Op::Issue];
+    const ALL: [Op; 5] = [
+        Op::AttachCsr,
+        Op::Approve,
+        Op::Reject,
+        Op::Cancel,
+        Op::Issue,
+    ];
 
     fn event(self) -> E {
         match self {
@@ -268,11 +292,22 @@ impl Op {
         match self {
             Op::AttachCsr => {
                 let template = w.engine.request_template(id).await?;
-                w.engine.attach_csr(id, &test_csr(&template), actor).await.map(drop)
+                w.engine
+                    .attach_csr(id, &test_csr(&template), actor)
+                    .await
+                    .map(drop)
             }
             Op::Approve => w.engine.approve(id, actor).await.map(drop),
-            Op::Reject => w.engine.reject(id, actor, "не подходит".into()).await.map(drop),
-            Op::Cancel => w.engine.cancel(id, actor, "передумал".into()).await.map(drop),
+            Op::Reject => w
+                .engine
+                .reject(id, actor, "не подходит".into())
+                .await
+                .map(drop),
+            Op::Cancel => w
+                .engine
+                .cancel(id, actor, "передумал".into())
+                .await
+                .map(drop),
             Op::Issue => w.engine.issue(id, actor).await.map(drop),
         }
     }
@@ -305,8 +340,16 @@ async fn transitions_follow_the_table_on_every_store() {
                         Err(refusal) => {
                             assert_eq!(result, Err(Error::Transition(refusal)), "{ctx}");
                             assert_eq!(result.unwrap_err().code(), "invalid_transition");
-                            assert_eq!(w.store().application(app.id).await.unwrap().unwrap(), before, "{ctx}");
-                            assert_eq!(w.store().history(app.id).await.unwrap(), history_before, "{ctx}");
+                            assert_eq!(
+                                w.store().application(app.id).await.unwrap().unwrap(),
+                                before,
+                                "{ctx}"
+                            );
+                            assert_eq!(
+                                w.store().history(app.id).await.unwrap(),
+                                history_before,
+                                "{ctx}"
+                            );
                             assert_eq!(w.counters().await, counters_before, "{ctx}");
                         }
                         Ok(to) => {
@@ -316,9 +359,17 @@ async fn transitions_follow_the_table_on_every_store() {
                             // Issuing is two transitions (StartIssuing, CaIssued).
                             let steps = if matches!(op, Op::Issue) { 2 } else { 1 };
                             assert_eq!(history.len(), history_before.len() + steps, "{ctx}");
-                            assert_eq!(history[..history_before.len()], history_before[..], "{ctx}");
+                            assert_eq!(
+                                history[..history_before.len()],
+                                history_before[..],
+                                "{ctx}"
+                            );
                             let first_new = &history[history_before.len()];
-                            assert_eq!((first_new.from, first_new.to, first_new.event), (status, to, op.event()), "{ctx}");
+                            assert_eq!(
+                                (first_new.from, first_new.to, first_new.event),
+                                (status, to, op.event()),
+                                "{ctx}"
+                            );
                             assert_eq!(after.status, history.last().unwrap().to, "{ctx}");
                             assert_eq!(after.version, before.version + steps as u64, "{ctx}");
                         }
@@ -332,20 +383,51 @@ async fn transitions_follow_the_table_on_every_store() {
 #[tokio::test]
 async fn history_of_the_happy_path() {
     for (name, fixture) in fixtures().await {
-        let w = world(fixture, Allotment::Finite(3), Some(Allotment::Finite(2)), true).await;
+        let w = world(
+            fixture,
+            Allotment::Finite(3),
+            Some(Allotment::Finite(2)),
+            true,
+        )
+        .await;
         let app = w.submit().await;
         assert_eq!(app.status, S::AwaitingCsr, "{name}");
         let app = w.with_csr().await;
         assert_eq!(app.status, S::AwaitingApproval);
-        let app = w.engine.approve(app.id, Actor::Admin("op".into())).await.unwrap();
+        let app = w
+            .engine
+            .approve(app.id, Actor::Admin("op".into()))
+            .await
+            .unwrap();
         assert_eq!(app.status, S::ReadyToIssue);
-        let cert = w.engine.issue(app.id, Actor::Admin("op".into())).await.unwrap();
+        let cert = w
+            .engine
+            .issue(app.id, Actor::Admin("op".into()))
+            .await
+            .unwrap();
         let app = w.engine.application(app.id).await.unwrap();
         assert_eq!(app.status, S::Issued);
         assert_eq!(app.certificate_serial.as_ref(), Some(&cert.serial));
         assert_eq!(w.engine.certificate_of(app.id).await.unwrap(), cert);
-        let events: Vec<E> = w.engine.history(app.id).await.unwrap().iter().map(|h| h.event).collect();
-        assert_eq!(events, [E::Submit, E::CsrAccepted, E::Approve, E::StartIssuing, E::CaIssued], "{name}");
+        let events: Vec<E> = w
+            .engine
+            .history(app.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|h| h.event)
+            .collect();
+        assert_eq!(
+            events,
+            [
+                E::Submit,
+                E::CsrAccepted,
+                E::Approve,
+                E::StartIssuing,
+                E::CaIssued
+            ],
+            "{name}"
+        );
         assert_eq!(w.counters().await, ((1, 0), Some((1, 0))));
         assert_eq!(
             w.store().count_certificates(w.point.id).await.unwrap(),
@@ -363,13 +445,25 @@ async fn a_bad_request_changes_nothing() {
         let mut csr = test_csr(&template);
         let last = csr.len() - 2;
         csr[last] ^= 1; // breaks the checksum
-        let e = w.engine.attach_csr(app.id, &csr, Actor::System).await.unwrap_err();
+        let e = w
+            .engine
+            .attach_csr(app.id, &csr, Actor::System)
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), "csr_bad_signature", "{name}");
-        let e = w.engine.attach_csr(app.id, b"garbage", Actor::System).await.unwrap_err();
+        let e = w
+            .engine
+            .attach_csr(app.id, b"garbage", Actor::System)
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), "csr_malformed");
         let mut other = template.clone();
         other.key_algorithm = KeyAlgorithm::Ed25519;
-        let e = w.engine.attach_csr(app.id, &test_csr(&other), Actor::System).await.unwrap_err();
+        let e = w
+            .engine
+            .attach_csr(app.id, &test_csr(&other), Actor::System)
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), "csr_key_algorithm_mismatch");
         assert_eq!(w.engine.application(app.id).await.unwrap(), app);
         assert_eq!(w.engine.history(app.id).await.unwrap().len(), 1);
@@ -379,11 +473,21 @@ async fn a_bad_request_changes_nothing() {
 #[tokio::test]
 async fn ca_unavailable_releases_the_quota_and_can_be_retried() {
     for (name, fixture) in fixtures().await {
-        let w = world(fixture, Allotment::Finite(1), Some(Allotment::Finite(1)), false).await;
+        let w = world(
+            fixture,
+            Allotment::Finite(1),
+            Some(Allotment::Finite(1)),
+            false,
+        )
+        .await;
         let app = w.ready().await;
         w.ca.fail_next(CaError::Unavailable("connection refused".into()));
         let e = w.engine.issue(app.id, Actor::System).await.unwrap_err();
-        assert_eq!(e, Error::Ca(CaError::Unavailable("connection refused".into())), "{name}");
+        assert_eq!(
+            e,
+            Error::Ca(CaError::Unavailable("connection refused".into())),
+            "{name}"
+        );
         assert_eq!(e.code(), "ca_unavailable");
         assert_eq!(w.counters().await, ((0, 0), Some((0, 0))), "{name}");
         let after = w.engine.application(app.id).await.unwrap();
@@ -391,8 +495,17 @@ async fn ca_unavailable_releases_the_quota_and_can_be_retried() {
         assert_eq!(after.version, app.version + 2);
         let h = w.engine.history(app.id).await.unwrap();
         let last = h.last().unwrap();
-        assert_eq!((last.from, last.to, last.event), (S::Issuing, S::ReadyToIssue, E::CaFailed));
-        assert!(last.reason.as_deref().unwrap().contains("connection refused"), "{name}");
+        assert_eq!(
+            (last.from, last.to, last.event),
+            (S::Issuing, S::ReadyToIssue, E::CaFailed)
+        );
+        assert!(
+            last.reason
+                .as_deref()
+                .unwrap()
+                .contains("connection refused"),
+            "{name}"
+        );
         assert_eq!(w.store().count_certificates(w.point.id).await.unwrap().0, 0);
 
         // The released unit is available again: the retry succeeds with limit 1.
@@ -423,7 +536,13 @@ async fn ca_refusal_rejects_and_releases() {
 #[tokio::test]
 async fn exhausted_quota_is_a_typed_error_and_changes_nothing() {
     for (name, fixture) in fixtures().await {
-        let w = world(fixture, Allotment::Finite(1), Some(Allotment::Unlimited), false).await;
+        let w = world(
+            fixture,
+            Allotment::Finite(1),
+            Some(Allotment::Unlimited),
+            false,
+        )
+        .await;
         let first = w.ready().await;
         w.engine.issue(first.id, Actor::System).await.unwrap();
         let app = w.ready().await;
@@ -440,9 +559,16 @@ async fn exhausted_quota_is_a_typed_error_and_changes_nothing() {
         assert_eq!(w.engine.history(app.id).await.unwrap().len(), 2);
         assert_eq!(w.counters().await, ((1, 0), Some((1, 0))));
         // Raising the limit lets it through; lowering below usage is refused.
-        let e = w.engine.set_point_limit(w.point.id, Allotment::Finite(0)).await.unwrap_err();
+        let e = w
+            .engine
+            .set_point_limit(w.point.id, Allotment::Finite(0))
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), "quota_below_usage");
-        w.engine.set_point_limit(w.point.id, Allotment::Finite(2)).await.unwrap();
+        w.engine
+            .set_point_limit(w.point.id, Allotment::Finite(2))
+            .await
+            .unwrap();
         w.engine.issue(app.id, Actor::System).await.unwrap();
         assert_eq!(w.counters().await, ((2, 0), Some((2, 0))), "{name}");
     }
@@ -459,7 +585,9 @@ async fn race(w: &World, scope: QuotaScope) {
     for app in &apps {
         let engine = w.engine.clone();
         let id = app.id;
-        tasks.push(tokio::spawn(async move { (id, engine.issue(id, Actor::System).await) }));
+        tasks.push(tokio::spawn(async move {
+            (id, engine.issue(id, Actor::System).await)
+        }));
     }
     let mut ok = 0;
     let mut refused = 0;
@@ -504,7 +632,13 @@ async fn concurrent_issue_respects_the_point_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_issue_respects_a_product_quantity() {
     for (name, fixture) in race_fixtures().await {
-        let w = world(fixture, Allotment::Unlimited, Some(Allotment::Finite(25)), false).await;
+        let w = world(
+            fixture,
+            Allotment::Unlimited,
+            Some(Allotment::Finite(25)),
+            false,
+        )
+        .await;
         race(&w, QuotaScope::ProductQuantity(w.point.id, w.product.id)).await;
         assert_eq!(w.counters().await, ((25, 0), Some((25, 0))), "{name}");
     }

@@ -111,8 +111,17 @@ pub fn branch(org: OrganizationId) -> Branch {
 }
 
 /// A point under `org` with the given limit and product quantities (counters 0).
-pub fn point(org: OrganizationId, limit: Allotment, quantities: &[(ProductId, Allotment)]) -> IssuingPoint {
-    let mut p = IssuingPoint::new(PointParent::Organization(org), "Точка выдачи", email(), limit);
+pub fn point(
+    org: OrganizationId,
+    limit: Allotment,
+    quantities: &[(ProductId, Allotment)],
+) -> IssuingPoint {
+    let mut p = IssuingPoint::new(
+        PointParent::Organization(org),
+        "Точка выдачи",
+        email(),
+        limit,
+    );
     p.id = PointId::from_random_bytes(fresh_bytes());
     p.latitude = Some(55.755_826_123_456_78);
     p.longitude = Some(37.617_299_9);
@@ -125,7 +134,12 @@ pub fn point(org: OrganizationId, limit: Allotment, quantities: &[(ProductId, Al
 }
 
 /// An application at `point` in `status`, version 1.
-pub fn application(point: PointId, service: ServiceId, products: &[ProductId], status: ApplicationStatus) -> Application {
+pub fn application(
+    point: PointId,
+    service: ServiceId,
+    products: &[ProductId],
+    status: ApplicationStatus,
+) -> Application {
     Application {
         id: ApplicationId::from_random_bytes(fresh_bytes()),
         version: 1,
@@ -232,4 +246,3 @@ pub async fn sqlite_file() -> Fixture {
         _dir: Some(dir),
     }
 }
-
