@@ -694,3 +694,140 @@ mod tests {
         assert!(Snils::parse("00100199800").is_ok());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Property tests: for any digit string, a parser accepts exactly the values
+    //! whose check digits follow the rules (computed here independently, in the
+    //! plain form of `identifiers.md`), and any change of one check digit or of the
+    //! length is refused.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn digits_of(s: &str) -> Vec<u32> {
+        s.bytes().map(|b| u32::from(b - b'0')).collect()
+    }
+
+    fn inn10_check(body: &str) -> u32 {
+        let w = [2, 4, 10, 3, 5, 9, 4, 6, 8];
+        digits_of(body)
+            .iter()
+            .zip(w)
+            .map(|(d, w)| d * w)
+            .sum::<u32>()
+            % 11
+            % 10
+    }
+
+    fn inn12_checks(body: &str) -> (u32, u32) {
+        let d = digits_of(body);
+        let w11 = [7, 2, 4, 10, 3, 5, 9, 4, 6, 8];
+        let c11 = d.iter().zip(w11).map(|(d, w)| d * w).sum::<u32>() % 11 % 10;
+        let mut d2 = d.clone();
+        d2.push(c11);
+        let w12 = [3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8];
+        let c12 = d2.iter().zip(w12).map(|(d, w)| d * w).sum::<u32>() % 11 % 10;
+        (c11, c12)
+    }
+
+    fn snils_check(body: &str) -> u32 {
+        let s: u32 = digits_of(body)
+            .iter()
+            .zip((1..=9).rev())
+            .map(|(d, w)| d * w)
+            .sum();
+        let r = if s < 100 {
+            s
+        } else if s <= 101 {
+            0
+        } else {
+            s % 101
+        };
+        if r == 100 { 0 } else { r }
+    }
+
+    fn bump(c: u32) -> u32 {
+        (c + 1) % 10
+    }
+
+    proptest! {
+        #[test]
+        fn inn_le(body in "[0-9]{9}") {
+            let c = inn10_check(&body);
+            let v1 = format!("{body}{c}");
+            prop_assert!(InnLe::parse(&v1).is_ok());
+            let wrong = format!("{body}{}", bump(c));
+            prop_assert_eq!(InnLe::parse(&wrong).map_err(|e| e.problem), Err(IdentifierProblem::Checksum));
+            prop_assert!(InnLe::parse(&body).is_err());
+        }
+
+        #[test]
+        fn inn_person(body in "[0-9]{10}") {
+            let (c11, c12) = inn12_checks(&body);
+            let v2 = format!("{body}{c11}{c12}");
+            prop_assert!(Inn::parse(&v2).is_ok());
+            let v3 = format!("{body}{c11}{}", bump(c12));
+            prop_assert!(Inn::parse(&v3).is_err());
+            let v4 = format!("{body}{}{c12}", bump(c11));
+            prop_assert!(Inn::parse(&v4).is_err());
+            let v5 = format!("{body}{c11}");
+            prop_assert!(Inn::parse(&v5).is_err());
+        }
+
+        #[test]
+        fn ogrn(first in prop::sample::select(vec!['1', '5']), rest in "[0-9]{11}") {
+            let body = format!("{first}{rest}");
+            let n: u64 = body.parse().unwrap_or(0);
+            let c = n % 11 % 10;
+            let v6 = format!("{body}{c}");
+            prop_assert!(Ogrn::parse(&v6).is_ok());
+            let v7 = format!("{body}{}", (c + 1) % 10);
+            prop_assert!(Ogrn::parse(&v7).is_err());
+            let v8 = format!("{body}{c}0");
+            prop_assert!(Ogrn::parse(&v8).is_err());
+        }
+
+        #[test]
+        fn ogrnip(rest in "[0-9]{13}") {
+            let body = format!("3{rest}");
+            let n: u64 = body.parse().unwrap_or(0);
+            let c = n % 13 % 10;
+            let v9 = format!("{body}{c}");
+            prop_assert!(Ogrnip::parse(&v9).is_ok());
+            let v10 = format!("{body}{}", (c + 1) % 10);
+            prop_assert!(Ogrnip::parse(&v10).is_err());
+            let v11 = format!("4{rest}{c}");
+            prop_assert!(Ogrnip::parse(&v11).is_err());
+        }
+
+        #[test]
+        fn snils(body in "[0-9]{9}") {
+            prop_assume!(body.as_str() > "001001998");
+            let c = snils_check(&body);
+            let good = format!("{body}{c:02}");
+            prop_assert!(Snils::parse(&good).is_ok());
+            let wrong = format!("{body}{:02}", (c + 1) % 100);
+            prop_assert!(Snils::parse(&wrong).is_err());
+        }
+
+        #[test]
+        fn non_digits_are_refused(s in "[0-9]{4}[a-zA-Z ][0-9]{5}") {
+            prop_assert!(InnLe::parse(&s).is_err());
+        }
+
+        #[test]
+        fn parsers_never_panic(s in "\\PC{0,24}") {
+            let _ = Inn::parse(&s);
+            let _ = InnLe::parse(&s);
+            let _ = AnyInn::parse(&s);
+            let _ = Kpp::parse(&s);
+            let _ = Ogrn::parse(&s);
+            let _ = Ogrnip::parse(&s);
+            let _ = Snils::parse(&s);
+            let _ = Oid::parse(&s);
+            let _ = Email::parse(&s);
+            let _ = RegionCode::parse(&s);
+            let _ = PassportRf::parse(&s, &s, &s);
+        }
+    }
+}

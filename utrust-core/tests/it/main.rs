@@ -6,4 +6,6 @@
 
 mod conformance;
 mod engine;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod support;
