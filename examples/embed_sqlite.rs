@@ -14,7 +14,7 @@ use utrust::core::domain::quota::Allotment;
 use utrust::core::domain::request::{StringType, SubjectAttribute};
 use utrust::core::store::SqliteStore;
 use utrust::core::{Engine, NewApplication};
-use utrust::pki::{build_request, to_pem, CsrInspector, LocalCa, OsRandom, SoftwareKey};
+use utrust::pki::{CsrInspector, LocalCa, OsRandom, SoftwareKey, build_request, to_pem};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -47,7 +47,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..OidSet::default()
     };
     let product = engine.create_product(product).await?;
-    let org = engine.create_organization(Organization::new("Agent LLC")).await?;
+    let org = engine
+        .create_organization(Organization::new("Agent LLC"))
+        .await?;
     let point = engine
         .create_point(IssuingPoint::new(
             PointParent::Organization(org.id),
@@ -96,6 +98,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("issued serial {} to {}", cert.serial, cert.subject);
     println!("{}", to_pem("CERTIFICATE", &cert.der));
     let point = engine.point(point.id).await?;
-    println!("point: issued {}, remaining {:?}", point.limit.issued, point.limit.remaining());
+    println!(
+        "point: issued {}, remaining {:?}",
+        point.limit.issued,
+        point.limit.remaining()
+    );
     Ok(())
 }

@@ -5,13 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use time::OffsetDateTime;
+use utrust_core::Engine;
 use utrust_core::domain::catalog::KeyAlgorithm;
 use utrust_core::domain::identifiers::Oid;
 use utrust_core::domain::request::{StringType, SubjectAttribute};
 use utrust_core::store::SqliteStore;
-use utrust_core::Engine;
 use utrust_pki::{CsrInspector, LocalCa, OsRandom};
-
 
 /// Start-up failures.
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use time::macros::date;
+use utrust_core::NewApplication;
 use utrust_core::domain::agents::{Branch, IssuingPoint, Organization, PointParent};
 use utrust_core::domain::application::{Account, Actor, Address, CertificateOwner, Passport};
 use utrust_core::domain::catalog::{ApplicantKind, OidSet, Product, Service};
@@ -18,8 +19,7 @@ use utrust_core::domain::identifiers::{
     AnyInn, Email, Inn, InnLe, Kpp, Ogrn, Ogrnip, Oid, PassportRf, RegionCode, Snils,
 };
 use utrust_core::domain::quota::{Allotment, Quota};
-use utrust_core::NewApplication;
-use utrust_pki::{build_request, to_pem, SoftwareKey};
+use utrust_pki::{SoftwareKey, build_request, to_pem};
 
 use crate::bootstrap::embedded_engine;
 
@@ -130,7 +130,10 @@ fn prepare(dir: &Path) -> Result<(), DemoError> {
 }
 
 fn oids(list: &[&str]) -> Result<Vec<Oid>, DemoError> {
-    Ok(list.iter().map(|o| Oid::parse(o)).collect::<Result<_, _>>()?)
+    Ok(list
+        .iter()
+        .map(|o| Oid::parse(o))
+        .collect::<Result<_, _>>()?)
 }
 
 fn owner(
@@ -211,7 +214,9 @@ pub async fn run(dir: &Path) -> Result<DemoSummary, DemoError> {
         Allotment::Finite(10),
     );
     point.region = "77".into();
-    point.quantities.insert(etp.id, Quota::new(Allotment::Finite(5)));
+    point
+        .quantities
+        .insert(etp.id, Quota::new(Allotment::Finite(5)));
     let point = engine.create_point(point).await?;
 
     let mut service = Service::new("Выпуск КЭП");
@@ -223,7 +228,15 @@ pub async fn run(dir: &Path) -> Result<DemoSummary, DemoError> {
         (
             ApplicantKind::Individual,
             Account::Individual,
-            owner("Иванов", "Иван", "Иванович", "112-233-445 95", "500100732259", "ivanov@example.ru", None)?,
+            owner(
+                "Иванов",
+                "Иван",
+                "Иванович",
+                "112-233-445 95",
+                "500100732259",
+                "ivanov@example.ru",
+                None,
+            )?,
             "ул. Тверская, д. 1",
         ),
         (
@@ -231,7 +244,15 @@ pub async fn run(dir: &Path) -> Result<DemoSummary, DemoError> {
             Account::SoleProprietor {
                 ogrnip: Ogrnip::parse("304770200100005")?,
             },
-            owner("Петров", "Пётр", "Петрович", "64270954807", "561100409545", "petrov@example.ru", None)?,
+            owner(
+                "Петров",
+                "Пётр",
+                "Петрович",
+                "64270954807",
+                "561100409545",
+                "petrov@example.ru",
+                None,
+            )?,
             "ул. Арбат, д. 10",
         ),
         (
@@ -298,7 +319,11 @@ pub async fn run(dir: &Path) -> Result<DemoSummary, DemoError> {
     }
 
     let ca_path = dir.join("ca.pem");
-    std::fs::write(&ca_path, to_pem("CERTIFICATE", &engine.ca_certificate_der())).map_err(io(&ca_path))?;
+    std::fs::write(
+        &ca_path,
+        to_pem("CERTIFICATE", &engine.ca_certificate_der()),
+    )
+    .map_err(io(&ca_path))?;
     let p = engine.point(point.id).await?;
     Ok(DemoSummary {
         ca_certificate: ca_path,
@@ -333,8 +358,15 @@ pub fn print_human(s: &DemoSummary) {
         "  point: limit {}, issued {}, remaining {}",
         s.point.limit,
         s.point.issued,
-        s.point.remaining.map_or("unlimited".to_owned(), |r| r.to_string())
+        s.point
+            .remaining
+            .map_or("unlimited".to_owned(), |r| r.to_string())
     );
-    println!("  check: openssl verify -CAfile {} {}/certificates/*.pem", s.ca_certificate.display(), s.ca_certificate.parent().map_or_else(String::new, |p| p.display().to_string()));
+    println!(
+        "  check: openssl verify -CAfile {} {}/certificates/*.pem",
+        s.ca_certificate.display(),
+        s.ca_certificate
+            .parent()
+            .map_or_else(String::new, |p| p.display().to_string())
+    );
 }
-

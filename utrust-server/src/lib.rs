@@ -12,4 +12,4 @@ pub mod demo;
 
 mod api;
 
-pub use api::{router, AppState, MAX_BODY_BYTES};
+pub use api::{AppState, MAX_BODY_BYTES, router};

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
-use utrust_server::bootstrap::embedded_engine;
 use utrust_pki::OsRandom;
-use utrust_server::{demo, router, AppState};
+use utrust_server::bootstrap::embedded_engine;
+use utrust_server::{AppState, demo, router};
 
 /// utrust: certificate-lifecycle engine — reference server.
 #[derive(Debug, Parser)]
@@ -56,7 +56,9 @@ enum Command {
 
 fn init_logging(json: bool) {
     let filter = EnvFilter::try_from_env("UTRUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -122,7 +124,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Migrate { data_dir } => {
             std::fs::create_dir_all(&data_dir)?;
             utrust_core::store::SqliteStore::open(&data_dir.join("utrust.db")).await?;
-            println!("database at {} is up to date", data_dir.join("utrust.db").display());
+            println!(
+                "database at {} is up to date",
+                data_dir.join("utrust.db").display()
+            );
             Ok(())
         }
     }
@@ -131,7 +136,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_json);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

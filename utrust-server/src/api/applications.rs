@@ -1,14 +1,14 @@
 //! Application, certificate and CA handlers.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use utrust_core::NewApplication;
 use utrust_core::domain::application::Actor;
 use utrust_core::domain::certificate::{CertificateRecord, SerialNumber};
 use utrust_core::domain::ids::{ApplicationId, PointId, ProductId, ServiceId};
-use utrust_core::NewApplication;
 
 use super::catalog::{body_id, path_id};
 use super::json::ApiJson;
@@ -46,17 +46,26 @@ pub async fn create(
     };
     let app = st.engine.submit(new, admin()).await?;
     let history = st.engine.history(app.id).await?;
-    Ok((StatusCode::CREATED, Json(ApplicationOut::from_domain(&app, Some(&history)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(ApplicationOut::from_domain(&app, Some(&history))),
+    ))
 }
 
-pub async fn get(State(st): State<AppState>, Path(id): Path<String>) -> Result<Json<ApplicationOut>, ApiError> {
+pub async fn get(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
     let app = st.engine.application(id).await?;
     let history = st.engine.history(id).await?;
     Ok(Json(ApplicationOut::from_domain(&app, Some(&history))))
 }
 
-pub async fn template(State(st): State<AppState>, Path(id): Path<String>) -> Result<Json<TemplateOut>, ApiError> {
+pub async fn template(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<TemplateOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
     let t = st.engine.request_template(id).await?;
     Ok(Json(TemplateOut::from_domain(&t)))
@@ -84,7 +93,11 @@ pub async fn attach_csr(
         body.to_vec()
     };
     if bytes.is_empty() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "csr_malformed", "empty body"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "csr_malformed",
+            "empty body",
+        ));
     }
     let app = st.engine.attach_csr(id, &bytes, admin()).await?;
     let history = st.engine.history(id).await?;
@@ -100,10 +113,16 @@ async fn with_reason(body: &Bytes) -> Result<Option<String>, ApiError> {
     Ok(Some(r.reason))
 }
 
-pub async fn approve(State(st): State<AppState>, Path(id): Path<String>) -> Result<Json<ApplicationOut>, ApiError> {
+pub async fn approve(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
     let app = st.engine.approve(id, admin()).await?;
-    Ok(Json(ApplicationOut::from_domain(&app, Some(&st.engine.history(id).await?))))
+    Ok(Json(ApplicationOut::from_domain(
+        &app,
+        Some(&st.engine.history(id).await?),
+    )))
 }
 
 pub async fn reject(
@@ -114,7 +133,10 @@ pub async fn reject(
     let id = path_id::<ApplicationId>(&id, "application")?;
     let reason = with_reason(&body).await?.unwrap_or_default();
     let app = st.engine.reject(id, admin(), reason).await?;
-    Ok(Json(ApplicationOut::from_domain(&app, Some(&st.engine.history(id).await?))))
+    Ok(Json(ApplicationOut::from_domain(
+        &app,
+        Some(&st.engine.history(id).await?),
+    )))
 }
 
 pub async fn cancel(
@@ -125,7 +147,10 @@ pub async fn cancel(
     let id = path_id::<ApplicationId>(&id, "application")?;
     let reason = with_reason(&body).await?.unwrap_or_default();
     let app = st.engine.cancel(id, admin(), reason).await?;
-    Ok(Json(ApplicationOut::from_domain(&app, Some(&st.engine.history(id).await?))))
+    Ok(Json(ApplicationOut::from_domain(
+        &app,
+        Some(&st.engine.history(id).await?),
+    )))
 }
 
 fn issued_out(app_id: ApplicationId, status: &str, c: &CertificateRecord) -> IssuedOut {
@@ -147,10 +172,16 @@ pub async fn issue(
     let id = path_id::<ApplicationId>(&id, "application")?;
     let cert = st.engine.issue(id, admin()).await?;
     let app = st.engine.application(id).await?;
-    Ok((StatusCode::CREATED, Json(issued_out(id, app.status.as_str(), &cert))))
+    Ok((
+        StatusCode::CREATED,
+        Json(issued_out(id, app.status.as_str(), &cert)),
+    ))
 }
 
-pub async fn certificate(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn certificate(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
     let cert = st.engine.certificate_of(id).await?;
     Ok(pem_response("CERTIFICATE", &cert.der))

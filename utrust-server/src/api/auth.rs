@@ -2,10 +2,10 @@
 //! (`UTRUST_ADMIN_TOKEN`); user sessions and roles arrive with the full API.
 
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use ring::digest::{digest, SHA256};
+use ring::digest::{SHA256, digest};
 
 use super::{ApiError, AppState};
 
@@ -29,9 +29,7 @@ pub async fn require_bearer(State(state): State<AppState>, req: Request, next: N
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match presented {
-        Some(token) if tokens_match(token, &state.admin_token) => {
-            next.run(req).await
-        }
+        Some(token) if tokens_match(token, &state.admin_token) => next.run(req).await,
         _ => {
             let mut resp = ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -39,8 +37,10 @@ pub async fn require_bearer(State(state): State<AppState>, req: Request, next: N
                 "missing or invalid bearer token",
             )
             .into_response();
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
             resp
         }
     }

@@ -3,11 +3,13 @@
 
 use std::str::FromStr;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
-use serde_json::{json, Value};
-use utrust_core::domain::agents::{Branch, IssuingPoint, Organization, OrganizationKind, PointParent};
+use serde_json::{Value, json};
+use utrust_core::domain::agents::{
+    Branch, IssuingPoint, Organization, OrganizationKind, PointParent,
+};
 use utrust_core::domain::catalog::{CryptoClass, KeyAlgorithm, Product, Service, SmevCheckKind};
 use utrust_core::domain::identifiers::{AnyInn, Email};
 use utrust_core::domain::ids::{BranchId, OrganizationId, PointId, ProductId, ServiceId};
@@ -58,8 +60,14 @@ pub async fn create_product(
     Ok((StatusCode::CREATED, Json(product_json(&p))))
 }
 
-pub async fn get_product(State(st): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let p = st.engine.product(path_id::<ProductId>(&id, "product")?).await?;
+pub async fn get_product(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let p = st
+        .engine
+        .product(path_id::<ProductId>(&id, "product")?)
+        .await?;
     Ok(Json(product_json(&p)))
 }
 
@@ -87,14 +95,25 @@ pub async fn create_organization(
     o.kind = match body.kind.as_deref() {
         None | Some("legal_entity") => OrganizationKind::LegalEntity,
         Some("sole_proprietor") => OrganizationKind::SoleProprietor,
-        Some(_) => return Err(ApiError::invalid("kind", "expected legal_entity or sole_proprietor")),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "kind",
+                "expected legal_entity or sole_proprietor",
+            ));
+        }
     };
     match (&o.inn, o.kind) {
         (Some(AnyInn::Person(_)), OrganizationKind::LegalEntity) => {
-            return Err(ApiError::invalid("inn", "a legal entity has a 10-digit INN"));
+            return Err(ApiError::invalid(
+                "inn",
+                "a legal entity has a 10-digit INN",
+            ));
         }
         (Some(AnyInn::LegalEntity(_)), OrganizationKind::SoleProprietor) => {
-            return Err(ApiError::invalid("inn", "a sole proprietor has a 12-digit INN"));
+            return Err(ApiError::invalid(
+                "inn",
+                "a sole proprietor has a 12-digit INN",
+            ));
         }
         _ => {}
     }
@@ -104,8 +123,14 @@ pub async fn create_organization(
     Ok((StatusCode::CREATED, Json(organization_json(&o))))
 }
 
-pub async fn get_organization(State(st): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let o = st.engine.organization(path_id::<OrganizationId>(&id, "organization")?).await?;
+pub async fn get_organization(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let o = st
+        .engine
+        .organization(path_id::<OrganizationId>(&id, "organization")?)
+        .await?;
     Ok(Json(organization_json(&o)))
 }
 
@@ -140,8 +165,14 @@ pub async fn create_branch(
     Ok((StatusCode::CREATED, Json(branch_json(&b))))
 }
 
-pub async fn get_branch(State(st): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let b = st.engine.branch(path_id::<BranchId>(&id, "branch")?).await?;
+pub async fn get_branch(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let b = st
+        .engine
+        .branch(path_id::<BranchId>(&id, "branch")?)
+        .await?;
     Ok(Json(branch_json(&b)))
 }
 
@@ -160,8 +191,12 @@ pub async fn patch_branch(
 
 fn quantity(q: &wire::QuantityIn) -> Result<(ProductId, Allotment), ApiError> {
     let id = body_id::<ProductId>(&q.product_id, "quantities.product_id")?;
-    let a = Allotment::quantity_from_wire(q.quantity)
-        .map_err(|_| ApiError::invalid("quantities.quantity", "-1 (unlimited), 0 (none in stock) or 1..=1500"))?;
+    let a = Allotment::quantity_from_wire(q.quantity).map_err(|_| {
+        ApiError::invalid(
+            "quantities.quantity",
+            "-1 (unlimited), 0 (none in stock) or 1..=1500",
+        )
+    })?;
     Ok((id, a))
 }
 
@@ -182,8 +217,10 @@ pub async fn create_point(
     } else {
         PointParent::Branch(BranchId::from_uuid(parent_raw))
     };
-    let email = Email::parse(&body.email).map_err(|e| ApiError::invalid("email", e.problem.to_string()))?;
-    let limit = Allotment::from_wire(body.limit).map_err(|_| ApiError::invalid("limit", "-1 (unlimited) or a count ≥ 0"))?;
+    let email =
+        Email::parse(&body.email).map_err(|e| ApiError::invalid("email", e.problem.to_string()))?;
+    let limit = Allotment::from_wire(body.limit)
+        .map_err(|_| ApiError::invalid("limit", "-1 (unlimited) or a count ≥ 0"))?;
     let mut p = IssuingPoint::new(parent, body.name, email, limit);
     for q in &body.quantities {
         let (id, a) = quantity(q)?;
@@ -203,7 +240,10 @@ pub async fn create_point(
     p.kind = body.kind;
     p.licence_type = body.licence_type;
     p.manager = body.manager;
-    for (field, v, range) in [("latitude", body.latitude, 90.0), ("longitude", body.longitude, 180.0)] {
+    for (field, v, range) in [
+        ("latitude", body.latitude, 90.0),
+        ("longitude", body.longitude, 180.0),
+    ] {
         if let Some(v) = v {
             if !v.is_finite() || v.abs() > range {
                 return Err(ApiError::invalid(field, "out of range"));
@@ -215,10 +255,16 @@ pub async fn create_point(
     p.document_name = body.document_name;
     p.opening_hours = body.opening_hours;
     let p = st.engine.create_point(p).await?;
-    Ok((StatusCode::CREATED, Json(serde_json::to_value(PointOut::from_domain(&p)).unwrap_or_default())))
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::to_value(PointOut::from_domain(&p)).unwrap_or_default()),
+    ))
 }
 
-pub async fn get_point(State(st): State<AppState>, Path(id): Path<String>) -> Result<Json<PointOut>, ApiError> {
+pub async fn get_point(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PointOut>, ApiError> {
     let p = st.engine.point(path_id::<PointId>(&id, "point")?).await?;
     Ok(Json(PointOut::from_domain(&p)))
 }
@@ -232,7 +278,10 @@ pub async fn patch_point(
     st.engine.point(id).await?;
     let limit = body
         .limit
-        .map(|l| Allotment::from_wire(l).map_err(|_| ApiError::invalid("limit", "-1 (unlimited) or a count ≥ 0")))
+        .map(|l| {
+            Allotment::from_wire(l)
+                .map_err(|_| ApiError::invalid("limit", "-1 (unlimited) or a count ≥ 0"))
+        })
         .transpose()?;
     let quantities = body
         .quantities
@@ -273,7 +322,9 @@ pub async fn create_service(
         .map(|p| body_id::<ProductId>(p, "products"))
         .collect::<Result<_, _>>()?;
     if let Some(kinds) = &b.applicant_kinds {
-        s.applicant_kinds = wire::applicant_kinds("applicant_kinds", kinds)?.into_iter().collect();
+        s.applicant_kinds = wire::applicant_kinds("applicant_kinds", kinds)?
+            .into_iter()
+            .collect();
     }
     s.points = b
         .points
@@ -288,7 +339,10 @@ pub async fn create_service(
             "passport" => Ok(SmevCheckKind::Passport),
             "snils" => Ok(SmevCheckKind::Snils),
             "inn" => Ok(SmevCheckKind::Inn),
-            _ => Err(ApiError::invalid("smev_checks", "expected passport, snils or inn")),
+            _ => Err(ApiError::invalid(
+                "smev_checks",
+                "expected passport, snils or inn",
+            )),
         })
         .collect::<Result<_, _>>()?;
     if let Some(k) = &b.key_algorithm {
@@ -303,21 +357,45 @@ pub async fn create_service(
             "KB1" => CryptoClass::KB1,
             "KB2" => CryptoClass::KB2,
             "KA1" => CryptoClass::KA1,
-            _ => return Err(ApiError::invalid("crypto_class", "expected KC1, KC2, KC3, KB1, KB2 or KA1")),
+            _ => {
+                return Err(ApiError::invalid(
+                    "crypto_class",
+                    "expected KC1, KC2, KC3, KB1, KB2 or KA1",
+                ));
+            }
         };
     }
     if let Some(kinds) = &b.card_payment {
-        s.card_payment = wire::applicant_kinds("card_payment", kinds)?.into_iter().collect();
+        s.card_payment = wire::applicant_kinds("card_payment", kinds)?
+            .into_iter()
+            .collect();
     }
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = b.$f { s.$f = v; } )* };
     }
     set!(
-        validity_days, active, public, hidden, order, service_type, short_description, full_description,
-        require_documents, require_connected_token, renewal_reminders, esia_registration, bulk_csv,
-        issuance_confirmation, certificate_after_completion, show_first_step, package_product,
-        require_document_signature, passport_scan_on_verification, price_from_kopecks,
-        price_without_discount_kopecks, domains
+        validity_days,
+        active,
+        public,
+        hidden,
+        order,
+        service_type,
+        short_description,
+        full_description,
+        require_documents,
+        require_connected_token,
+        renewal_reminders,
+        esia_registration,
+        bulk_csv,
+        issuance_confirmation,
+        certificate_after_completion,
+        show_first_step,
+        package_product,
+        require_document_signature,
+        passport_scan_on_verification,
+        price_from_kopecks,
+        price_without_discount_kopecks,
+        domains
     );
     s.crypto_provider = b.crypto_provider;
     s.crypto_program = b.crypto_program;
@@ -326,7 +404,13 @@ pub async fn create_service(
     Ok((StatusCode::CREATED, Json(service_json(&s))))
 }
 
-pub async fn get_service(State(st): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let s = st.engine.service(path_id::<ServiceId>(&id, "service")?).await?;
+pub async fn get_service(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let s = st
+        .engine
+        .service(path_id::<ServiceId>(&id, "service")?)
+        .await?;
     Ok(Json(service_json(&s)))
 }

@@ -1,9 +1,9 @@
 //! Errors as HTTP responses: `{"error": code, "message": text, "field"?: name}`.
 //! The mapping from the engine's error codes to status codes lives here only.
 
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Serialize;
 use utrust_core::Error;
 
@@ -51,7 +51,11 @@ impl ApiError {
 
     /// A 404.
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 }
 
@@ -60,8 +64,13 @@ impl From<Error> for ApiError {
         let code = e.code();
         let status = match code {
             "not_found" => StatusCode::NOT_FOUND,
-            "invalid_transition" | "quota_exhausted" | "quota_below_usage" | "duplicate"
-            | "concurrent_modification" | "point_unavailable" | "ca_refused" => StatusCode::CONFLICT,
+            "invalid_transition"
+            | "quota_exhausted"
+            | "quota_below_usage"
+            | "duplicate"
+            | "concurrent_modification"
+            | "point_unavailable"
+            | "ca_refused" => StatusCode::CONFLICT,
             "ca_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
             "internal" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNPROCESSABLE_ENTITY,

@@ -54,24 +54,42 @@ pub fn router(state: AppState) -> Router {
             get(catalog::get_organization).patch(catalog::patch_organization),
         )
         .route("/branches", post(catalog::create_branch))
-        .route("/branches/{id}", get(catalog::get_branch).patch(catalog::patch_branch))
+        .route(
+            "/branches/{id}",
+            get(catalog::get_branch).patch(catalog::patch_branch),
+        )
         .route("/points", post(catalog::create_point))
-        .route("/points/{id}", get(catalog::get_point).patch(catalog::patch_point))
+        .route(
+            "/points/{id}",
+            get(catalog::get_point).patch(catalog::patch_point),
+        )
         .route("/services", post(catalog::create_service))
         .route("/services/{id}", get(catalog::get_service))
         .route("/applications", post(applications::create))
         .route("/applications/{id}", get(applications::get))
-        .route("/applications/{id}/request-template", get(applications::template))
+        .route(
+            "/applications/{id}/request-template",
+            get(applications::template),
+        )
         .route("/applications/{id}/csr", post(applications::attach_csr))
         .route("/applications/{id}/approve", post(applications::approve))
         .route("/applications/{id}/reject", post(applications::reject))
         .route("/applications/{id}/cancel", post(applications::cancel))
         .route("/applications/{id}/issue", post(applications::issue))
-        .route("/applications/{id}/certificate", get(applications::certificate))
-        .route("/certificates/{serial}", get(applications::certificate_by_serial))
+        .route(
+            "/applications/{id}/certificate",
+            get(applications::certificate),
+        )
+        .route(
+            "/certificates/{serial}",
+            get(applications::certificate_by_serial),
+        )
         .route("/ca/certificate", get(applications::ca_certificate))
         .fallback(not_found)
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_bearer));
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_bearer,
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", api)

@@ -274,7 +274,10 @@ pub fn applicant_kinds(field: &str, v: &[String]) -> Result<Vec<ApplicantKind>, 
     v.iter()
         .map(|s| {
             ApplicantKind::from_name(s).ok_or_else(|| {
-                ApiError::invalid(field, format!("{s}: expected individual, sole_proprietor or legal_entity"))
+                ApiError::invalid(
+                    field,
+                    format!("{s}: expected individual, sole_proprietor or legal_entity"),
+                )
             })
         })
         .collect()
@@ -343,11 +346,17 @@ pub struct AddressIn {
 }
 
 fn date(field: &str, s: &str) -> Result<Date, ApiError> {
-    Date::parse(s, &time::macros::format_description!("[year]-[month]-[day]"))
-        .map_err(|_| ApiError::invalid(field, "expected a date YYYY-MM-DD"))
+    Date::parse(
+        s,
+        &time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| ApiError::invalid(field, "expected a date YYYY-MM-DD"))
 }
 
-fn ident<T>(field: &str, r: Result<T, utrust_core::domain::identifiers::IdentifierError>) -> Result<T, ApiError> {
+fn ident<T>(
+    field: &str,
+    r: Result<T, utrust_core::domain::identifiers::IdentifierError>,
+) -> Result<T, ApiError> {
     r.map_err(|e| ApiError::invalid(field, e.problem.to_string()))
 }
 
@@ -356,19 +365,28 @@ impl OwnerIn {
         let passport = match &self.passport {
             None => None,
             Some(p) => Some(Passport {
-                document: PassportRf::parse(&p.series, &p.number, &p.issuer_code)
-                    .map_err(|e| ApiError::invalid(&format!("owner.{}", e.field), e.problem.to_string()))?,
+                document: PassportRf::parse(&p.series, &p.number, &p.issuer_code).map_err(|e| {
+                    ApiError::invalid(&format!("owner.{}", e.field), e.problem.to_string())
+                })?,
                 issued_on: date("owner.passport.issued_on", &p.issued_on)?,
             }),
         };
         Ok(CertificateOwner {
             surname: self.surname.trim().to_owned(),
             given_name: self.given_name.trim().to_owned(),
-            patronymic: self.patronymic.as_ref().map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()),
+            patronymic: self
+                .patronymic
+                .as_ref()
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty()),
             snils: ident("owner.snils", Snils::parse(&self.snils))?,
             inn: ident("owner.inn", Inn::parse(&self.inn))?,
             email: ident("owner.email", Email::parse(&self.email))?,
-            birth_date: self.birth_date.as_deref().map(|d| date("owner.birth_date", d)).transpose()?,
+            birth_date: self
+                .birth_date
+                .as_deref()
+                .map(|d| date("owner.birth_date", d))
+                .transpose()?,
             passport,
             position: self.position.clone(),
         })
@@ -398,7 +416,10 @@ impl ApplicationIn {
     /// The account for the declared applicant kind, with only that kind's fields.
     pub fn account(&self) -> Result<Account, ApiError> {
         let kind = ApplicantKind::from_name(&self.applicant_kind).ok_or_else(|| {
-            ApiError::invalid("applicant_kind", "expected individual, sole_proprietor or legal_entity")
+            ApiError::invalid(
+                "applicant_kind",
+                "expected individual, sole_proprietor or legal_entity",
+            )
         })?;
         let org = self.organization.as_ref();
         let need = |field: &str, v: Option<&String>| -> Result<String, ApiError> {
@@ -409,7 +430,10 @@ impl ApplicationIn {
         match kind {
             ApplicantKind::Individual => {
                 if org.is_some() {
-                    return Err(ApiError::invalid("organization", "not allowed for individual applicants"));
+                    return Err(ApiError::invalid(
+                        "organization",
+                        "not allowed for individual applicants",
+                    ));
                 }
                 Ok(Account::Individual)
             }
@@ -427,7 +451,9 @@ impl ApplicationIn {
                 Ok(Account::LegalEntity {
                     name: name.trim().to_owned(),
                     inn: ident("organization.inn", InnLe::parse(&inn))?,
-                    kpp: kpp.map(|k| ident("organization.kpp", Kpp::parse(k))).transpose()?,
+                    kpp: kpp
+                        .map(|k| ident("organization.kpp", Kpp::parse(k)))
+                        .transpose()?,
                     ogrn: ident("organization.ogrn", Ogrn::parse(&ogrn))?,
                 })
             }
@@ -522,7 +548,12 @@ impl ApplicationOut {
                 ogrn: None,
                 ogrnip: Some(ogrnip.to_string()),
             }),
-            Account::LegalEntity { name, inn, kpp, ogrn } => Some(AccountOrgIn {
+            Account::LegalEntity {
+                name,
+                inn,
+                kpp,
+                ogrn,
+            } => Some(AccountOrgIn {
                 name: Some(name.clone()),
                 inn: Some(inn.to_string()),
                 kpp: kpp.as_ref().map(ToString::to_string),
@@ -597,8 +628,18 @@ impl TemplateOut {
                 })
                 .collect(),
             extensions: ExtensionsOut {
-                key_usage: t.extensions.key_usage.iter().map(|u| u.as_str().to_owned()).collect(),
-                extended_key_usage: t.extensions.extended_key_usage.iter().map(ToString::to_string).collect(),
+                key_usage: t
+                    .extensions
+                    .key_usage
+                    .iter()
+                    .map(|u| u.as_str().to_owned())
+                    .collect(),
+                extended_key_usage: t
+                    .extensions
+                    .extended_key_usage
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
                 certificate_policies: t
                     .extensions
                     .certificate_policies
