@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod conformance;
+#[cfg(feature = "sqlite")]
+mod differential;
 mod engine;
 #[cfg(feature = "sqlite")]
 mod sqlite;
