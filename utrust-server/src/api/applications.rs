@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,7 +12,7 @@ use utrust_core::domain::certificate::{CertificateRecord, SerialNumber};
 use utrust_core::domain::ids::{ApplicationId, PointId, ProductId, ServiceId};
 
 use super::catalog::{body_id, path_id};
-use super::json::ApiJson;
+use super::json::{ApiJson, bytes_rejection};
 use super::wire::{self, ApplicationOut, IssuedOut, TemplateOut};
 use super::{ApiError, AppState};
 
@@ -78,9 +79,10 @@ pub async fn attach_csr(
     State(st): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
+    let body = body.map_err(|r| bytes_rejection(&r))?;
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -104,11 +106,12 @@ pub async fn attach_csr(
     Ok(Json(ApplicationOut::from_domain(&app, Some(&history))))
 }
 
-async fn with_reason(body: &Bytes) -> Result<Option<String>, ApiError> {
+async fn with_reason(body: Result<Bytes, BytesRejection>) -> Result<Option<String>, ApiError> {
+    let body = body.map_err(|r| bytes_rejection(&r))?;
     if body.is_empty() {
         return Ok(None);
     }
-    let r: wire::ReasonIn = serde_json::from_slice(body)
+    let r: wire::ReasonIn = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.to_string()))?;
     Ok(Some(r.reason))
 }
@@ -128,10 +131,10 @@ pub async fn approve(
 pub async fn reject(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
-    let reason = with_reason(&body).await?.unwrap_or_default();
+    let reason = with_reason(body).await?.unwrap_or_default();
     let app = st.engine.reject(id, admin(), reason).await?;
     Ok(Json(ApplicationOut::from_domain(
         &app,
@@ -142,10 +145,10 @@ pub async fn reject(
 pub async fn cancel(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
-    let reason = with_reason(&body).await?.unwrap_or_default();
+    let reason = with_reason(body).await?.unwrap_or_default();
     let app = st.engine.cancel(id, admin(), reason).await?;
     Ok(Json(ApplicationOut::from_domain(
         &app,

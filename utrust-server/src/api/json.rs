@@ -1,13 +1,13 @@
 //! A JSON body extractor whose rejections are JSON errors too.
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 
-/// `Json<T>` with JSON error bodies: 400 `invalid_body` for malformed or
+/// `Json<T>` with JSON error bodies: 400 `invalid_body` for malformed, mistyped or
 /// unknown-field bodies, 415 `unsupported_media_type`, 413 `payload_too_large`.
 #[derive(Debug, Clone)]
 pub struct ApiJson<T>(pub T);
@@ -28,16 +28,23 @@ where
 }
 
 pub(crate) fn json_rejection(rejection: &JsonRejection) -> ApiError {
-    let status = rejection.status();
-    let code = match status {
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-        _ => "invalid_body",
-    };
-    let status = if status.is_client_error() {
-        status
-    } else {
-        StatusCode::BAD_REQUEST
+    // axum answers 422 for a well-formed body of the wrong shape (unknown or
+    // missing field); the contract says 400 `invalid_body` for every body error.
+    let (status, code) = match rejection.status() {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        _ => (StatusCode::BAD_REQUEST, "invalid_body"),
     };
     ApiError::new(status, code, rejection.body_text())
+}
+
+/// A raw body (`Bytes`) rejection as a JSON error: 413 `payload_too_large` over
+/// the body limit, 400 `invalid_body` otherwise.
+pub(crate) fn bytes_rejection(rejection: &BytesRejection) -> ApiError {
+    match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", rejection.body_text())
+        }
+        _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", rejection.body_text()),
+    }
 }

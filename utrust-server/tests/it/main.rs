@@ -1,0 +1,14 @@
+//! HTTP tests of `utrust-server`: the router without a socket (`tower::oneshot`
+//! on an embedded engine), and external checks over a real socket with the
+//! Python client, `openssl` and the `demo` command.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+mod auth;
+mod csr;
+mod demo_openssl;
+mod external;
+mod flow;
+mod quota;
+mod validation;
