@@ -244,10 +244,10 @@ pub async fn create_point(
         ("latitude", body.latitude, 90.0),
         ("longitude", body.longitude, 180.0),
     ] {
-        if let Some(v) = v {
-            if !v.is_finite() || v.abs() > range {
-                return Err(ApiError::invalid(field, "out of range"));
-            }
+        if let Some(v) = v
+            && (!v.is_finite() || v.abs() > range)
+        {
+            return Err(ApiError::invalid(field, "out of range"));
         }
     }
     p.latitude = body.latitude;

@@ -31,7 +31,9 @@ pub(crate) fn json_rejection(rejection: &JsonRejection) -> ApiError {
     // axum answers 422 for a well-formed body of the wrong shape (unknown or
     // missing field); the contract says 400 `invalid_body` for every body error.
     let (status, code) = match rejection.status() {
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+        }
         StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         _ => (StatusCode::BAD_REQUEST, "invalid_body"),
     };
@@ -42,9 +44,15 @@ pub(crate) fn json_rejection(rejection: &JsonRejection) -> ApiError {
 /// the body limit, 400 `invalid_body` otherwise.
 pub(crate) fn bytes_rejection(rejection: &BytesRejection) -> ApiError {
     match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", rejection.body_text())
-        }
-        _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", rejection.body_text()),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            rejection.body_text(),
+        ),
+        _ => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            rejection.body_text(),
+        ),
     }
 }

@@ -464,10 +464,10 @@ impl ApplicationIn {
         let Some(a) = &self.address else {
             return Ok(Address::default());
         };
-        if let Some(k) = &a.kladr {
-            if !(13..=19).contains(&k.len()) || !k.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(ApiError::invalid("address.kladr", "13 to 19 digits"));
-            }
+        if let Some(k) = &a.kladr
+            && (!(13..=19).contains(&k.len()) || !k.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(ApiError::invalid("address.kladr", "13 to 19 digits"));
         }
         Ok(Address {
             region_code: a

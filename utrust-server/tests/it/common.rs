@@ -1,9 +1,9 @@
 //! Shared helpers: an embedded engine behind the router, a request helper, the
 //! demo's valid sample data and a catalog fixture built through the API.
 
+use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -56,7 +56,11 @@ impl Resp {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        assert!(ct.starts_with("application/json"), "error content-type is {ct:?}: {}", self.text());
+        assert!(
+            ct.starts_with("application/json"),
+            "error content-type is {ct:?}: {}",
+            self.text()
+        );
         let v = self.json();
         assert_eq!(v["error"], code, "error body: {v}");
         assert!(
@@ -69,7 +73,12 @@ impl Resp {
     /// Asserts the status and returns the JSON body.
     #[track_caller]
     pub fn expect(&self, status: u16) -> Value {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text());
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text()
+        );
         self.json()
     }
 }
@@ -115,15 +124,31 @@ impl Api {
             req = req.header(header::AUTHORIZATION, a);
         }
         let req = req.body(Body::from(body)).expect("request");
-        let resp = self.router.clone().oneshot(req).await.expect("infallible router");
+        let resp = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("infallible router");
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.expect("body").to_bytes().to_vec();
-        Resp { status, headers, body }
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Resp {
-        self.send(Method::GET, path, None, Vec::new(), Some(&bearer())).await
+        self.send(Method::GET, path, None, Vec::new(), Some(&bearer()))
+            .await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Resp {
@@ -136,23 +161,41 @@ impl Api {
 
     pub async fn send_json(&self, method: Method, path: &str, body: &Value) -> Resp {
         let bytes = serde_json::to_vec(body).expect("json");
-        self.send(method, path, Some("application/json"), bytes, Some(&bearer())).await
+        self.send(
+            method,
+            path,
+            Some("application/json"),
+            bytes,
+            Some(&bearer()),
+        )
+        .await
     }
 
     /// POST without a body (approve, issue).
     pub async fn post_empty(&self, path: &str) -> Resp {
-        self.send(Method::POST, path, None, Vec::new(), Some(&bearer())).await
+        self.send(Method::POST, path, None, Vec::new(), Some(&bearer()))
+            .await
     }
 
     pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Resp {
-        self.send(Method::POST, path, Some(content_type), body, Some(&bearer())).await
+        self.send(
+            Method::POST,
+            path,
+            Some(content_type),
+            body,
+            Some(&bearer()),
+        )
+        .await
     }
 
     /// Creates and returns the id of the created object (asserting 201 and "id").
     pub async fn create(&self, path: &str, body: &Value) -> Value {
         let r = self.post(path, body).await;
         let v = r.expect(201);
-        assert!(v["id"].as_str().is_some_and(|s| !s.is_empty()), "{path}: no id in {v}");
+        assert!(
+            v["id"].as_str().is_some_and(|s| !s.is_empty()),
+            "{path}: no id in {v}"
+        );
         v
     }
 }
@@ -221,7 +264,10 @@ pub async fn catalog(api: &Api, opts: Opts) -> Catalog {
         )
         .await;
     let org = api
-        .create("/api/v1/organizations", &json!({"name": "ООО «Агент УЦ»", "inn": "7802668116"}))
+        .create(
+            "/api/v1/organizations",
+            &json!({"name": "ООО «Агент УЦ»", "inn": "7802668116"}),
+        )
         .await;
     let branch = api
         .create(
@@ -298,7 +344,8 @@ pub fn application_body(c: &Catalog, kind: &str) -> Value {
 
 /// Submits an application; returns its JSON.
 pub async fn submit(api: &Api, c: &Catalog, kind: &str) -> Value {
-    api.create("/api/v1/applications", &application_body(c, kind)).await
+    api.create("/api/v1/applications", &application_body(c, kind))
+        .await
 }
 
 /// The request template fetched over HTTP, converted back to the domain type.
@@ -313,7 +360,13 @@ pub async fn template(api: &Api, app_id: &str) -> (Value, RequestTemplate) {
 
 pub fn template_from_json(v: &Value) -> RequestTemplate {
     let oid = |o: &Value| Oid::parse(o.as_str().expect("oid string")).expect("valid oid");
-    let list = |o: &Value| o.as_array().expect("array").iter().map(oid).collect::<Vec<_>>();
+    let list = |o: &Value| {
+        o.as_array()
+            .expect("array")
+            .iter()
+            .map(oid)
+            .collect::<Vec<_>>()
+    };
     let ext = &v["extensions"];
     RequestTemplate {
         key_algorithm: KeyAlgorithm::from_name(v["key_algorithm"].as_str().expect("key_algorithm"))
@@ -361,11 +414,15 @@ pub async fn submit_with_csr(api: &Api, c: &Catalog, kind: &str) -> Value {
 }
 
 pub async fn point(api: &Api, point_id: &str) -> Value {
-    api.get(&format!("/api/v1/points/{point_id}")).await.expect(200)
+    api.get(&format!("/api/v1/points/{point_id}"))
+        .await
+        .expect(200)
 }
 
 pub async fn application(api: &Api, app_id: &str) -> Value {
-    api.get(&format!("/api/v1/applications/{app_id}")).await.expect(200)
+    api.get(&format!("/api/v1/applications/{app_id}"))
+        .await
+        .expect(200)
 }
 
 /// Status, version and history length: what must not change on a refusal.

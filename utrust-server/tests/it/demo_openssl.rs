@@ -8,11 +8,20 @@ use std::process::Command;
 use serde_json::Value;
 use utrust_pki::to_pem;
 
-use crate::common::{Api, KINDS, Opts, catalog, csr_der, id, skip_or_fail, submit, template, tool_available};
+use crate::common::{
+    Api, KINDS, Opts, catalog, csr_der, id, skip_or_fail, submit, template, tool_available,
+};
 
 fn openssl(args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl").args(args).output().expect("run openssl");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("run openssl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -41,7 +50,12 @@ fn attribute_types(asn1: &str) -> Vec<(String, String)> {
             let oid = obj.trim().trim_start_matches(':').trim().to_owned();
             let ty = w[1]
                 .split_once("prim:")
-                .map(|(_, rest)| rest.split_whitespace().next().unwrap_or_default().to_owned())
+                .map(|(_, rest)| {
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
                 .unwrap_or_default();
             out.push((oid, ty));
         }
@@ -59,14 +73,32 @@ fn assert_identifiers(path: &Path, kind: &str) {
     let present: &[&str] = match kind {
         "individual" => &["1.2.643.3.131.1.1", "1.2.643.100.3"],
         "sole_proprietor" => &["1.2.643.3.131.1.1", "1.2.643.100.3", "1.2.643.100.5"],
-        "legal_entity" => &["1.2.643.3.131.1.1", "1.2.643.100.3", "1.2.643.100.1", "1.2.643.100.4"],
+        "legal_entity" => &[
+            "1.2.643.3.131.1.1",
+            "1.2.643.100.3",
+            "1.2.643.100.1",
+            "1.2.643.100.4",
+        ],
         other => panic!("kind {other}"),
     };
-    for oid in ["1.2.643.3.131.1.1", "1.2.643.100.3", "1.2.643.100.5", "1.2.643.100.1", "1.2.643.100.4"] {
-        let found: Vec<&String> =
-            types.iter().filter(|(o, _)| names(oid).contains(&o.as_str())).map(|(_, t)| t).collect();
+    for oid in [
+        "1.2.643.3.131.1.1",
+        "1.2.643.100.3",
+        "1.2.643.100.5",
+        "1.2.643.100.1",
+        "1.2.643.100.4",
+    ] {
+        let found: Vec<&String> = types
+            .iter()
+            .filter(|(o, _)| names(oid).contains(&o.as_str()))
+            .map(|(_, t)| t)
+            .collect();
         if present.contains(&oid) {
-            assert_eq!(found, vec!["NUMERICSTRING"], "{kind}: {oid} in {p}:\n{asn1}");
+            assert_eq!(
+                found,
+                vec!["NUMERICSTRING"],
+                "{kind}: {oid} in {p}:\n{asn1}"
+            );
         } else {
             assert!(found.is_empty(), "{kind}: unexpected {oid} in {p}");
         }
@@ -83,7 +115,10 @@ fn assert_subject_has_oids(cert: &str, kind: &str) {
         _ => {}
     }
     for w in want {
-        assert!(subject.contains(w), "{kind}: subject of {cert} lacks {w}: {subject}");
+        assert!(
+            subject.contains(w),
+            "{kind}: subject of {cert} lacks {w}: {subject}"
+        );
     }
 }
 
@@ -100,7 +135,11 @@ fn openssl_accepts_the_demo_requests_and_certificates() {
         .env("UTRUST_LOG", "warn")
         .output()
         .expect("run demo");
-    assert!(out.status.success(), "demo failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "demo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary: Value = serde_json::from_slice(&out.stdout).expect("demo --json prints JSON");
     let ca = summary["ca_certificate"].as_str().expect("ca path");
     let requests = summary["requests"].as_array().expect("requests");
@@ -110,15 +149,24 @@ fn openssl_accepts_the_demo_requests_and_certificates() {
     for r in requests {
         let r = r.as_str().expect("path");
         let (ok, text) = openssl(&["req", "-verify", "-noout", "-in", r]);
-        assert!(ok && text.contains("verify OK"), "openssl req -verify {r}: {text}");
+        assert!(
+            ok && text.contains("verify OK"),
+            "openssl req -verify {r}: {text}"
+        );
     }
     for c in certificates {
         let c = c.as_str().expect("path");
         let (ok, text) = openssl(&["verify", "-CAfile", ca, c]);
-        assert!(ok && text.trim_end().ends_with(": OK"), "openssl verify {c}: {text}");
+        assert!(
+            ok && text.trim_end().ends_with(": OK"),
+            "openssl verify {c}: {text}"
+        );
     }
     let issued = summary["issued"].as_array().expect("issued");
-    let kinds: Vec<&str> = issued.iter().filter_map(|i| i["applicant_kind"].as_str()).collect();
+    let kinds: Vec<&str> = issued
+        .iter()
+        .filter_map(|i| i["applicant_kind"].as_str())
+        .collect();
     assert_eq!(kinds, KINDS.to_vec());
     for i in issued {
         let kind = i["applicant_kind"].as_str().expect("kind");
@@ -128,7 +176,10 @@ fn openssl_accepts_the_demo_requests_and_certificates() {
         assert_identifiers(Path::new(i["request"].as_str().expect("request")), kind);
     }
     assert_eq!(summary["point"]["issued"], 3);
-    assert_eq!(summary["point"]["remaining"], summary["point"]["limit"].as_i64().expect("limit") - 3);
+    assert_eq!(
+        summary["point"]["remaining"],
+        summary["point"]["limit"].as_i64().expect("limit") - 3
+    );
 }
 
 #[tokio::test]
@@ -149,21 +200,46 @@ async fn openssl_accepts_requests_and_certificates_made_over_http() {
         let der = csr_der(&t);
         let csr_path = tmp.path().join(format!("{kind}.csr.pem"));
         std::fs::write(&csr_path, to_pem("CERTIFICATE REQUEST", &der)).expect("write csr");
-        let (ok, text) = openssl(&["req", "-verify", "-noout", "-in", csr_path.to_str().expect("path")]);
-        assert!(ok && text.contains("verify OK"), "{kind}: openssl req -verify: {text}");
+        let (ok, text) = openssl(&[
+            "req",
+            "-verify",
+            "-noout",
+            "-in",
+            csr_path.to_str().expect("path"),
+        ]);
+        assert!(
+            ok && text.contains("verify OK"),
+            "{kind}: openssl req -verify: {text}"
+        );
         assert_identifiers(&csr_path, kind);
 
-        api.post_raw(&format!("/api/v1/applications/{app_id}/csr"), "application/pkcs10", der)
+        api.post_raw(
+            &format!("/api/v1/applications/{app_id}/csr"),
+            "application/pkcs10",
+            der,
+        )
+        .await
+        .expect(200);
+        api.post_empty(&format!("/api/v1/applications/{app_id}/issue"))
             .await
-            .expect(200);
-        api.post_empty(&format!("/api/v1/applications/{app_id}/issue")).await.expect(201);
-        let cert = api.get(&format!("/api/v1/applications/{app_id}/certificate")).await;
+            .expect(201);
+        let cert = api
+            .get(&format!("/api/v1/applications/{app_id}/certificate"))
+            .await;
         assert_eq!(cert.status.as_u16(), 200);
         let cert_path = tmp.path().join(format!("{kind}.pem"));
         std::fs::write(&cert_path, &cert.body).expect("write cert");
         let cert_str = cert_path.to_str().expect("path");
-        let (ok, text) = openssl(&["verify", "-CAfile", ca_path.to_str().expect("path"), cert_str]);
-        assert!(ok && text.trim_end().ends_with(": OK"), "{kind}: openssl verify: {text}");
+        let (ok, text) = openssl(&[
+            "verify",
+            "-CAfile",
+            ca_path.to_str().expect("path"),
+            cert_str,
+        ]);
+        assert!(
+            ok && text.trim_end().ends_with(": OK"),
+            "{kind}: openssl verify: {text}"
+        );
         assert_subject_has_oids(cert_str, kind);
         assert_identifiers(&cert_path, kind);
     }

@@ -54,10 +54,10 @@ fn missing_tools() -> Option<String> {
 
 #[test]
 fn python_client_drives_the_real_server() {
-    if let Some(reason) = missing_tools() {
-        if skip_or_fail(&reason) {
-            return;
-        }
+    if let Some(reason) = missing_tools()
+        && skip_or_fail(&reason)
+    {
+        return;
     }
     let data = tempfile::tempdir().expect("tempdir");
     let port = free_port();
@@ -82,19 +82,31 @@ fn python_client_drives_the_real_server() {
         if let Some(status) = server.0.try_wait().expect("poll server") {
             panic!("utrust-server exited before becoming ready: {status}");
         }
-        assert!(Instant::now() < deadline, "utrust-server not ready on port {port} after 20 s");
+        assert!(
+            Instant::now() < deadline,
+            "utrust-server not ready on port {port} after 20 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e/client.py");
     let out = Command::new("python3")
         .arg(&script)
-        .args(["--base-url", &format!("http://127.0.0.1:{port}"), "--token", TOKEN])
+        .args([
+            "--base-url",
+            &format!("http://127.0.0.1:{port}"),
+            "--token",
+            TOKEN,
+        ])
         .output()
         .expect("run python3");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "client.py failed ({}):\n{stderr}\n{stdout}", out.status);
+    assert!(
+        out.status.success(),
+        "client.py failed ({}):\n{stderr}\n{stdout}",
+        out.status
+    );
 
     // The summary says what was checked: every kind, both CSR makers, both verifiers.
     let summary: serde_json::Value = serde_json::from_str(&stdout).expect("client.py prints JSON");
@@ -115,7 +127,10 @@ fn python_client_drives_the_real_server() {
     // The server state persisted in the data directory.
     assert!(data.path().join("utrust.db").exists());
     assert!(data.path().join("ca").join("ca.pem").exists());
-    assert!(server.0.try_wait().expect("poll").is_none(), "server died during the run");
+    assert!(
+        server.0.try_wait().expect("poll").is_none(),
+        "server died during the run"
+    );
     drop(server);
 }
 
@@ -129,7 +144,10 @@ fn serve_refuses_a_short_token() {
         .env("UTRUST_ADMIN_TOKEN", "short")
         .output()
         .expect("run utrust-server");
-    assert!(!out.status.success(), "a 5-character admin token was accepted");
+    assert!(
+        !out.status.success(),
+        "a 5-character admin token was accepted"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("UTRUST_ADMIN_TOKEN"), "{stderr}");
 }

@@ -6,22 +6,29 @@ use serde_json::{Value, json};
 use utrust_pki::to_pem;
 
 use crate::common::{
-    Api, KEP_COMMON, KINDS, Opts, application, catalog, csr_der, id, point, submit,
-    template,
+    Api, KEP_COMMON, KINDS, Opts, application, catalog, csr_der, id, point, submit, template,
 };
 
 /// The subject attribute `oid` of a JSON template: (value, type).
 fn attr<'a>(t: &'a Value, oid: &str) -> Option<(&'a str, &'a str)> {
-    t["subject"].as_array()?.iter().find(|a| a["oid"] == oid).map(|a| {
-        (
-            a["value"].as_str().unwrap_or_default(),
-            a["type"].as_str().unwrap_or_default(),
-        )
-    })
+    t["subject"]
+        .as_array()?
+        .iter()
+        .find(|a| a["oid"] == oid)
+        .map(|a| {
+            (
+                a["value"].as_str().unwrap_or_default(),
+                a["type"].as_str().unwrap_or_default(),
+            )
+        })
 }
 
 fn strings(v: &Value) -> Vec<&str> {
-    v.as_array().expect("array").iter().map(|s| s.as_str().expect("string")).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|s| s.as_str().expect("string"))
+        .collect()
 }
 
 #[tokio::test]
@@ -36,7 +43,10 @@ async fn template_over_the_wire_matches_the_engine_and_names_the_russian_attribu
         let app_id = id(&app).parse().expect("application id");
         assert_eq!(
             t,
-            api.engine.request_template(app_id).await.expect("engine template"),
+            api.engine
+                .request_template(app_id)
+                .await
+                .expect("engine template"),
             "{kind}: JSON template does not round-trip to the engine's"
         );
         assert_eq!(wire["key_algorithm"], "ecdsa-p256");
@@ -47,7 +57,10 @@ async fn template_over_the_wire_matches_the_engine_and_names_the_russian_attribu
             "{kind}: e-mail is IA5String"
         );
         let expect_numeric: &[(&str, &str)] = match kind {
-            "individual" => &[("1.2.643.3.131.1.1", "500100732259"), ("1.2.643.100.3", "11223344595")],
+            "individual" => &[
+                ("1.2.643.3.131.1.1", "500100732259"),
+                ("1.2.643.100.3", "11223344595"),
+            ],
             "sole_proprietor" => &[
                 ("1.2.643.3.131.1.1", "561100409545"),
                 ("1.2.643.100.3", "64270954807"),
@@ -61,16 +74,28 @@ async fn template_over_the_wire_matches_the_engine_and_names_the_russian_attribu
             ],
         };
         for (oid, value) in expect_numeric {
-            assert_eq!(attr(&wire, oid), Some((*value, "numeric")), "{kind}: {oid} in {wire}");
+            assert_eq!(
+                attr(&wire, oid),
+                Some((*value, "numeric")),
+                "{kind}: {oid} in {wire}"
+            );
         }
         if kind != "sole_proprietor" {
-            assert!(attr(&wire, "1.2.643.100.5").is_none(), "{kind}: OGRNIP only for sole proprietors");
+            assert!(
+                attr(&wire, "1.2.643.100.5").is_none(),
+                "{kind}: OGRNIP only for sole proprietors"
+            );
         }
         if kind == "legal_entity" {
             assert_eq!(attr(&wire, "2.5.4.10"), Some(("ООО «Ромашка»", "utf8")));
-            assert_eq!(attr(&wire, "2.5.4.12"), Some(("Генеральный директор", "utf8")));
+            assert_eq!(
+                attr(&wire, "2.5.4.12"),
+                Some(("Генеральный директор", "utf8"))
+            );
         } else {
-            assert!(attr(&wire, "1.2.643.100.1").is_none() && attr(&wire, "1.2.643.100.4").is_none());
+            assert!(
+                attr(&wire, "1.2.643.100.1").is_none() && attr(&wire, "1.2.643.100.4").is_none()
+            );
         }
         let ext = &wire["extensions"];
         let ku = strings(&ext["key_usage"]);
@@ -109,7 +134,15 @@ enum CsrBody {
 #[tokio::test]
 async fn core_flow_for_every_kind_and_every_csr_encoding() {
     let api = Api::new().await;
-    let c = catalog(&api, Opts { limit: 20, etp_quantity: 1500, ..Opts::default() }).await;
+    let c = catalog(
+        &api,
+        Opts {
+            limit: 20,
+            etp_quantity: 1500,
+            ..Opts::default()
+        },
+    )
+    .await;
     let mut issued_count = 0;
     let mut serials = Vec::new();
     for kind in KINDS {
@@ -122,27 +155,50 @@ async fn core_flow_for_every_kind_and_every_csr_encoding() {
             let pem = to_pem("CERTIFICATE REQUEST", &der);
             let path = format!("/api/v1/applications/{app_id}/csr");
             let r = match how {
-                CsrBody::Pem => api.post_raw(&path, "application/x-pem-file", pem.into_bytes()).await,
+                CsrBody::Pem => {
+                    api.post_raw(&path, "application/x-pem-file", pem.into_bytes())
+                        .await
+                }
                 CsrBody::Der => api.post_raw(&path, "application/pkcs10", der).await,
                 CsrBody::Json => api.post(&path, &json!({ "csr": pem })).await,
             };
             let after_csr = r.expect(200);
-            assert_eq!(after_csr["status"], "ready_to_issue", "{kind} {how:?}: {after_csr}");
+            assert_eq!(
+                after_csr["status"], "ready_to_issue",
+                "{kind} {how:?}: {after_csr}"
+            );
             assert_eq!(after_csr["csr_attached"], true);
             assert_eq!(after_csr["history"].as_array().map(Vec::len), Some(2));
 
-            let issued = api.post_empty(&format!("/api/v1/applications/{app_id}/issue")).await.expect(201);
+            let issued = api
+                .post_empty(&format!("/api/v1/applications/{app_id}/issue"))
+                .await
+                .expect(201);
             issued_count += 1;
             let serial = issued["serial"].as_str().expect("serial").to_owned();
-            assert!(!serial.is_empty() && serial.chars().all(|ch| ch.is_ascii_hexdigit()), "serial {serial}");
+            assert!(
+                !serial.is_empty() && serial.chars().all(|ch| ch.is_ascii_hexdigit()),
+                "serial {serial}"
+            );
             assert!(!serials.contains(&serial), "serial {serial} issued twice");
             serials.push(serial.clone());
             assert_eq!(issued["application_id"], app_id);
-            let cert_pem = issued["certificate"].as_str().expect("certificate").to_owned();
-            assert!(cert_pem.starts_with("-----BEGIN CERTIFICATE-----"), "{cert_pem}");
-            let surname = application(&api, &app_id).await["owner"]["surname"].as_str().unwrap().to_owned();
+            let cert_pem = issued["certificate"]
+                .as_str()
+                .expect("certificate")
+                .to_owned();
             assert!(
-                issued["subject"].as_str().is_some_and(|s| s.contains(&surname)),
+                cert_pem.starts_with("-----BEGIN CERTIFICATE-----"),
+                "{cert_pem}"
+            );
+            let surname = application(&api, &app_id).await["owner"]["surname"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert!(
+                issued["subject"]
+                    .as_str()
+                    .is_some_and(|s| s.contains(&surname)),
                 "subject {} lacks {surname}",
                 issued["subject"]
             );
@@ -155,10 +211,15 @@ async fn core_flow_for_every_kind_and_every_csr_encoding() {
                 "{app_now}"
             );
             assert_eq!(app_now["certificate_serial"], serial.as_str());
-            let r = api.get(&format!("/api/v1/applications/{app_id}/certificate")).await;
+            let r = api
+                .get(&format!("/api/v1/applications/{app_id}/certificate"))
+                .await;
             assert_eq!(r.status.as_u16(), 200, "{}", r.text());
             assert_eq!(r.text(), cert_pem);
-            let by_serial = api.get(&format!("/api/v1/certificates/{serial}")).await.expect(200);
+            let by_serial = api
+                .get(&format!("/api/v1/certificates/{serial}"))
+                .await
+                .expect(200);
             assert_eq!(by_serial["status"], "valid");
             assert_eq!(by_serial["application_id"], app_id);
             assert_eq!(by_serial["point_id"], c.point.as_str());
@@ -189,9 +250,18 @@ async fn core_flow_for_every_kind_and_every_csr_encoding() {
 #[tokio::test]
 async fn unlimited_point_shows_null_remaining() {
     let api = Api::new().await;
-    let c = catalog(&api, Opts { limit: -1, ..Opts::default() }).await;
+    let c = catalog(
+        &api,
+        Opts {
+            limit: -1,
+            ..Opts::default()
+        },
+    )
+    .await;
     let app = crate::common::submit_with_csr(&api, &c, "individual").await;
-    api.post_empty(&format!("/api/v1/applications/{}/issue", id(&app))).await.expect(201);
+    api.post_empty(&format!("/api/v1/applications/{}/issue", id(&app)))
+        .await
+        .expect(201);
     let p = point(&api, &c.point).await;
     assert_eq!(p["limit"], -1);
     assert_eq!(p["issued"], 1);

@@ -10,13 +10,22 @@ use crate::common::{
 #[tokio::test]
 async fn point_limit_two_third_issue_is_quota_exhausted() {
     let api = Api::new().await;
-    let c = catalog(&api, Opts { limit: 2, ..Opts::default() }).await;
+    let c = catalog(
+        &api,
+        Opts {
+            limit: 2,
+            ..Opts::default()
+        },
+    )
+    .await;
     let mut apps = Vec::new();
     for kind in ["individual", "sole_proprietor", "legal_entity"] {
         apps.push(id(&submit_with_csr(&api, &c, kind).await));
     }
     for a in &apps[..2] {
-        api.post_empty(&format!("/api/v1/applications/{a}/issue")).await.expect(201);
+        api.post_empty(&format!("/api/v1/applications/{a}/issue"))
+            .await
+            .expect(201);
     }
     let third = &apps[2];
     let before = snapshot(&application(&api, third).await);
@@ -25,7 +34,11 @@ async fn point_limit_two_third_issue_is_quota_exhausted() {
         .await
         .assert_error(409, "quota_exhausted");
     assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()));
-    assert_eq!(before, snapshot(&application(&api, third).await), "refused issue changed the application");
+    assert_eq!(
+        before,
+        snapshot(&application(&api, third).await),
+        "refused issue changed the application"
+    );
     let p = point(&api, &c.point).await;
     assert_eq!(p["limit"], 2);
     assert_eq!(p["issued"], 2, "{p}");
@@ -35,11 +48,19 @@ async fn point_limit_two_third_issue_is_quota_exhausted() {
         .await
         .assert_error(404, "not_found");
     // Raising the limit lets the waiting application through.
-    let p = api.patch(&format!("/api/v1/points/{}", c.point), &json!({"limit": 3})).await.expect(200);
+    let p = api
+        .patch(&format!("/api/v1/points/{}", c.point), &json!({"limit": 3}))
+        .await
+        .expect(200);
     assert_eq!(p["remaining"], 1);
-    api.post_empty(&format!("/api/v1/applications/{third}/issue")).await.expect(201);
+    api.post_empty(&format!("/api/v1/applications/{third}/issue"))
+        .await
+        .expect(201);
     let p = point(&api, &c.point).await;
-    assert_eq!((p["issued"].as_u64(), p["remaining"].as_u64()), (Some(3), Some(0)));
+    assert_eq!(
+        (p["issued"].as_u64(), p["remaining"].as_u64()),
+        (Some(3), Some(0))
+    );
     // The limit cannot go below what was issued.
     api.patch(&format!("/api/v1/points/{}", c.point), &json!({"limit": 1}))
         .await
@@ -49,25 +70,54 @@ async fn point_limit_two_third_issue_is_quota_exhausted() {
 #[tokio::test]
 async fn product_stock_runs_out_at_issuance() {
     let api = Api::new().await;
-    let c = catalog(&api, Opts { etp_quantity: 1, ..Opts::default() }).await;
+    let c = catalog(
+        &api,
+        Opts {
+            etp_quantity: 1,
+            ..Opts::default()
+        },
+    )
+    .await;
     let a = id(&submit_with_csr(&api, &c, "individual").await);
     let b = id(&submit_with_csr(&api, &c, "individual").await);
-    api.post_empty(&format!("/api/v1/applications/{a}/issue")).await.expect(201);
+    api.post_empty(&format!("/api/v1/applications/{a}/issue"))
+        .await
+        .expect(201);
     let before = snapshot(&application(&api, &b).await);
     api.post_empty(&format!("/api/v1/applications/{b}/issue"))
         .await
         .assert_error(409, "quota_exhausted");
     assert_eq!(before, snapshot(&application(&api, &b).await));
     let p = point(&api, &c.point).await;
-    assert_eq!(p["issued"], 1, "the point limit must not be debited by a refused issue: {p}");
-    let etp = p["quantities"].as_array().expect("quantities").iter().find(|q| q["product_id"] == c.etp.as_str()).cloned().expect("etp");
-    assert_eq!((etp["issued"].as_u64(), etp["remaining"].as_u64()), (Some(1), Some(0)), "{etp}");
+    assert_eq!(
+        p["issued"], 1,
+        "the point limit must not be debited by a refused issue: {p}"
+    );
+    let etp = p["quantities"]
+        .as_array()
+        .expect("quantities")
+        .iter()
+        .find(|q| q["product_id"] == c.etp.as_str())
+        .cloned()
+        .expect("etp");
+    assert_eq!(
+        (etp["issued"].as_u64(), etp["remaining"].as_u64()),
+        (Some(1), Some(0)),
+        "{etp}"
+    );
 }
 
 #[tokio::test]
 async fn product_quantity_zero_refuses_the_application() {
     let api = Api::new().await;
-    let c = catalog(&api, Opts { etp_quantity: 0, ..Opts::default() }).await;
+    let c = catalog(
+        &api,
+        Opts {
+            etp_quantity: 0,
+            ..Opts::default()
+        },
+    )
+    .await;
     let v = api
         .post("/api/v1/applications", &application_body(&c, "individual"))
         .await
@@ -84,30 +134,57 @@ async fn blocked_organization_makes_its_points_unavailable() {
     let api = Api::new().await;
     let c = catalog(&api, Opts::default()).await;
     let o = api
-        .patch(&format!("/api/v1/organizations/{}", c.organization), &json!({"blocked": true}))
+        .patch(
+            &format!("/api/v1/organizations/{}", c.organization),
+            &json!({"blocked": true}),
+        )
         .await
         .expect(200);
     assert_eq!(o["blocked"], true);
-    assert_eq!(api.get(&format!("/api/v1/organizations/{}", c.organization)).await.expect(200)["blocked"], true);
+    assert_eq!(
+        api.get(&format!("/api/v1/organizations/{}", c.organization))
+            .await
+            .expect(200)["blocked"],
+        true
+    );
     for kind in ["individual", "sole_proprietor", "legal_entity"] {
         api.post("/api/v1/applications", &application_body(&c, kind))
             .await
             .assert_error(409, "point_unavailable");
     }
     // Unblocking makes the point available again.
-    api.patch(&format!("/api/v1/organizations/{}", c.organization), &json!({"blocked": false}))
-        .await
-        .expect(200);
+    api.patch(
+        &format!("/api/v1/organizations/{}", c.organization),
+        &json!({"blocked": false}),
+    )
+    .await
+    .expect(200);
     submit(&api, &c, "individual").await;
     // Blocking the point itself has the same effect.
-    let p = api.patch(&format!("/api/v1/points/{}", c.point), &json!({"blocked": true})).await.expect(200);
+    let p = api
+        .patch(
+            &format!("/api/v1/points/{}", c.point),
+            &json!({"blocked": true}),
+        )
+        .await
+        .expect(200);
     assert_eq!(p["blocked"], true);
     api.post("/api/v1/applications", &application_body(&c, "individual"))
         .await
         .assert_error(409, "point_unavailable");
     // Blocking the branch too.
-    api.patch(&format!("/api/v1/points/{}", c.point), &json!({"blocked": false})).await.expect(200);
-    api.patch(&format!("/api/v1/branches/{}", c.branch), &json!({"blocked": true})).await.expect(200);
+    api.patch(
+        &format!("/api/v1/points/{}", c.point),
+        &json!({"blocked": false}),
+    )
+    .await
+    .expect(200);
+    api.patch(
+        &format!("/api/v1/branches/{}", c.branch),
+        &json!({"blocked": true}),
+    )
+    .await
+    .expect(200);
     api.post("/api/v1/applications", &application_body(&c, "individual"))
         .await
         .assert_error(409, "point_unavailable");
@@ -116,8 +193,18 @@ async fn blocked_organization_makes_its_points_unavailable() {
 #[tokio::test]
 async fn approval_required_service_waits_for_approve() {
     let api = Api::new().await;
-    let c = catalog(&api, Opts { approval_required: true, ..Opts::default() }).await;
-    let svc = api.get(&format!("/api/v1/services/{}", c.service)).await.expect(200);
+    let c = catalog(
+        &api,
+        Opts {
+            approval_required: true,
+            ..Opts::default()
+        },
+    )
+    .await;
+    let svc = api
+        .get(&format!("/api/v1/services/{}", c.service))
+        .await
+        .expect(200);
     assert_eq!(svc["approval_required"], true, "{svc}");
     let app = submit_with_csr(&api, &c, "legal_entity").await;
     let app_id = id(&app);
@@ -128,13 +215,21 @@ async fn approval_required_service_waits_for_approve() {
         .assert_error(409, "invalid_transition");
     assert_eq!(before, snapshot(&application(&api, &app_id).await));
     assert_eq!(point(&api, &c.point).await["issued"], 0);
-    let approved = api.post_empty(&format!("/api/v1/applications/{app_id}/approve")).await.expect(200);
+    let approved = api
+        .post_empty(&format!("/api/v1/applications/{app_id}/approve"))
+        .await
+        .expect(200);
     assert_eq!(approved["status"], "ready_to_issue");
     let h = approved["history"].as_array().expect("history");
     assert_eq!(h.len(), 3, "{approved}");
     assert_eq!(h[2]["event"], "approve");
-    assert_eq!((h[2]["from"].as_str(), h[2]["to"].as_str()), (Some("awaiting_approval"), Some("ready_to_issue")));
-    api.post_empty(&format!("/api/v1/applications/{app_id}/issue")).await.expect(201);
+    assert_eq!(
+        (h[2]["from"].as_str(), h[2]["to"].as_str()),
+        (Some("awaiting_approval"), Some("ready_to_issue"))
+    );
+    api.post_empty(&format!("/api/v1/applications/{app_id}/issue"))
+        .await
+        .expect(201);
     assert_eq!(point(&api, &c.point).await["issued"], 1);
     // A second approval is refused.
     api.post_empty(&format!("/api/v1/applications/{app_id}/approve"))
@@ -143,7 +238,10 @@ async fn approval_required_service_waits_for_approve() {
     // Rejecting an application that waits for approval ends it.
     let other = id(&submit_with_csr(&api, &c, "individual").await);
     let r = api
-        .post(&format!("/api/v1/applications/{other}/reject"), &json!({"reason": "документы не совпадают"}))
+        .post(
+            &format!("/api/v1/applications/{other}/reject"),
+            &json!({"reason": "документы не совпадают"}),
+        )
         .await
         .expect(200);
     assert_eq!(r["status"], "rejected");
