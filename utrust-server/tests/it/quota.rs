@@ -250,3 +250,55 @@ async fn approval_required_service_waits_for_approve() {
         .await
         .assert_error(409, "invalid_transition");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_issues_never_exceed_the_limit() {
+    let api = std::sync::Arc::new(Api::new().await);
+    let c = catalog(
+        &api,
+        Opts {
+            limit: 3,
+            ..Opts::default()
+        },
+    )
+    .await;
+    let mut apps = Vec::new();
+    for i in 0..8 {
+        apps.push(id(
+            &submit_with_csr(&api, &c, crate::common::KINDS[i % 3]).await
+        ));
+    }
+    let mut tasks = Vec::new();
+    for a in apps {
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move {
+            api.post_empty(&format!("/api/v1/applications/{a}/issue"))
+                .await
+        }));
+    }
+    let (mut ok, mut exhausted) = (0, 0);
+    for t in tasks {
+        let r = t.await.expect("task");
+        match r.status.as_u16() {
+            201 => ok += 1,
+            _ => {
+                let code = r.json()["error"].as_str().unwrap_or_default().to_owned();
+                // Exactly quota_exhausted; a concurrent_modification would be a
+                // spurious failure the client would have to retry.
+                assert_eq!(code, "quota_exhausted", "{} {}", r.status, r.text());
+                exhausted += 1;
+            }
+        }
+    }
+    assert_eq!((ok, exhausted), (3, 5));
+    let p = point(&api, &c.point).await;
+    assert_eq!(
+        (
+            p["issued"].as_u64(),
+            p["remaining"].as_u64(),
+            p["reserved"].as_u64()
+        ),
+        (Some(3), Some(0), Some(0)),
+        "{p}"
+    );
+}
