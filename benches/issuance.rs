@@ -27,7 +27,7 @@ use utrust::core::domain::template::request_template;
 use utrust::core::ports::{IssueRequest, RequestInspector, Store};
 use utrust::core::store::{MemoryStore, SqliteStore};
 use utrust::core::{Engine, NewApplication};
-use utrust::pki::{build_request, CsrInspector, LocalCa, OsRandom, SoftwareKey};
+use utrust::pki::{CsrInspector, LocalCa, OsRandom, SoftwareKey, build_request};
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -65,7 +65,9 @@ async fn fixture(store: Arc<dyn Store>) -> Result<Fixture, BoxError> {
         ..OidSet::default()
     };
     let product = engine.create_product(product).await?;
-    let org = engine.create_organization(Organization::new("Bench")).await?;
+    let org = engine
+        .create_organization(Organization::new("Bench"))
+        .await?;
     let point = engine
         .create_point(IssuingPoint::new(
             PointParent::Organization(org.id),
@@ -176,10 +178,16 @@ async fn main() -> Result<(), BoxError> {
 
     // 3. Engine on SQLite.
     let dir = tempfile::tempdir()?;
-    let sqlite = fixture(Arc::new(SqliteStore::open(&dir.path().join("bench.db")).await?)).await?;
+    let sqlite = fixture(Arc::new(
+        SqliteStore::open(&dir.path().join("bench.db")).await?,
+    ))
+    .await?;
     let sqlite_rate = rate(budget, || engine_issuance(&sqlite)).await?;
 
-    println!("issuance benchmark (one thread, P-256, {}s per case)", budget.as_secs());
+    println!(
+        "issuance benchmark (one thread, P-256, {}s per case)",
+        budget.as_secs()
+    );
     println!("  crypto ceiling (keygen+CSR+verify+issue): {ceiling:>9.0} /s  1.00");
     println!(
         "  engine, memory store:                     {memory:>9.0} /s  {:.2}",

@@ -27,7 +27,11 @@ impl Engine {
     pub async fn issue(&self, id: ApplicationId, actor: Actor) -> Result<CertificateRecord> {
         let mut app = self.load_application(id).await?;
         // A wrong status is reported as such before anything else is looked at.
-        crate::domain::lifecycle::transition(app.status, ApplicationEvent::StartIssuing, &app.plan)?;
+        crate::domain::lifecycle::transition(
+            app.status,
+            ApplicationEvent::StartIssuing,
+            &app.plan,
+        )?;
         let template = self.template_of(&app).await?;
         let products = self.products_of(&app).await?;
         let csr_der = app
