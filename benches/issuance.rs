@@ -149,7 +149,7 @@ async fn main() -> Result<(), BoxError> {
         .engine
         .submit(new_application(&mem)?, Actor::Admin("bench".into()))
         .await?;
-    let template = request_template(&app, &[mem.product.clone()], &mem.service);
+    let template = request_template(&app, std::slice::from_ref(&mem.product), &mem.service);
     let bench_ca = ca()?;
     let inspector = CsrInspector::new();
     let ceiling = rate(budget, || {
