@@ -26,7 +26,7 @@ use time::{Duration, OffsetDateTime};
 use utrust_core::domain::catalog::KeyAlgorithm;
 use utrust_core::domain::certificate::{IssuedCertificate, SerialNumber};
 use utrust_core::domain::request::{KeyUsage, SubjectAttribute};
-use utrust_core::ports::{CaError, CertificateAuthority, IssueRequest};
+use utrust_core::ports::{CaError, CertificateAuthority, CrlRequest, IssueRequest};
 use x509_cert::builder::profile::BuilderProfile;
 use x509_cert::builder::{Builder, CertificateBuilder};
 use x509_cert::certificate::{Certificate, TbsCertificate};
@@ -48,11 +48,13 @@ const SERIAL_LEN: usize = 16;
 ///
 /// Cheap to share: `Send + Sync`, and [`LocalCa::issue_certificate`] takes `&self`.
 pub struct LocalCa {
-    signer: Arc<dyn Signer>,
+    pub(crate) signer: Arc<dyn Signer>,
     software: Option<Arc<SoftwareKey>>,
     cert_der: Vec<u8>,
-    subject: Name,
-    key_id: Vec<u8>,
+    /// The CA certificate's subject, exactly as encoded there (CRL issuer).
+    pub(crate) subject: Name,
+    /// The CA's subject key identifier (authorityKeyIdentifier of what it signs).
+    pub(crate) key_id: Vec<u8>,
     rng: SystemRandom,
 }
 
@@ -260,16 +262,29 @@ impl LocalCa {
 #[async_trait]
 impl CertificateAuthority for LocalCa {
     async fn issue(&self, request: IssueRequest) -> Result<IssuedCertificate, CaError> {
-        self.issue_certificate(&request).map_err(|e| match e {
-            PkiError::Random | PkiError::Signing(_) | PkiError::Encoding(_) => {
-                CaError::Unavailable(e.to_string())
-            }
-            other => CaError::Refused(other.to_string()),
-        })
+        self.issue_certificate(&request).map_err(ca_error)
+    }
+
+    /// Signs the CRL with [`LocalCa::build_crl`]. Bad input (a `removeFromCRL`
+    /// entry, a duplicate serial, an empty validity window) is
+    /// [`CaError::Refused`]; a failing signer or RNG is [`CaError::Unavailable`].
+    async fn sign_crl(&self, request: CrlRequest) -> Result<Vec<u8>, CaError> {
+        self.build_crl(&request).map_err(ca_error)
     }
 
     fn ca_certificate_der(&self) -> Vec<u8> {
         self.cert_der.clone()
+    }
+}
+
+/// Signer, RNG and encoder failures may pass on retry; everything else is the
+/// input's fault.
+fn ca_error(e: PkiError) -> CaError {
+    match e {
+        PkiError::Random | PkiError::Signing(_) | PkiError::Encoding(_) => {
+            CaError::Unavailable(e.to_string())
+        }
+        other => CaError::Refused(other.to_string()),
     }
 }
 

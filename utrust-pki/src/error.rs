@@ -8,6 +8,8 @@
 
 use utrust_core::ports::CsrRejection;
 
+use crate::seal::UnsealError;
+
 /// What went wrong in a PKI operation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -50,6 +52,11 @@ pub enum PkiError {
     /// The signer failed to produce a signature (a token may report why).
     #[error("signing failed: {0}")]
     Signing(String),
+    /// A sealed private key does not open (see [`open_key`](crate::open_key)):
+    /// truncated, an unknown format version, or it does not authenticate — a
+    /// wrong key-encryption key, a different AAD, or altered bytes.
+    #[error("cannot open sealed key: {0}")]
+    Unseal(#[source] UnsealError),
 }
 
 impl PkiError {

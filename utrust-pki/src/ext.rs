@@ -52,7 +52,7 @@ pub fn key_usages_from_bit_string(bits: &BitString) -> Vec<KeyUsage> {
         .collect()
 }
 
-fn extension(
+pub(crate) fn extension(
     oid: ObjectIdentifier,
     critical: bool,
     value: &impl Encode,

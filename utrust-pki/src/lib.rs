@@ -19,10 +19,14 @@
 //! - [`build_request`] writes subjects with exact string types (NumericString INN,
 //!   SNILS, OGRN; PrintableString country; IA5String e-mail; UTF8String text).
 //! - [`CsrInspector`] implements the core's `RequestInspector`.
-//! - [`LocalCa`] implements the core's `CertificateAuthority`.
+//! - [`LocalCa`] implements the core's `CertificateAuthority`: it issues
+//!   certificates and signs X.509 v2 CRLs ([`LocalCa::build_crl`]).
+//! - [`seal_key`] / [`open_key`] protect private keys stored in a shared database
+//!   (AES-256-GCM under a key-encryption key read by [`parse_key_encryption_key`]).
 //!
 //! Everything this crate emits is cross-checked with OpenSSL in its integration
-//! tests (`openssl req -verify`, `openssl verify`).
+//! tests (`openssl req -verify`, `openssl verify`, `openssl crl -verify`, and
+//! `openssl verify -crl_check`).
 //!
 //! ```
 //! use utrust_core::domain::catalog::KeyAlgorithm;
@@ -61,6 +65,7 @@
 //! ```
 
 mod ca;
+mod crl;
 mod error;
 pub mod ext;
 mod inspect;
@@ -69,6 +74,7 @@ mod oids;
 pub mod pem;
 mod random;
 mod request;
+mod seal;
 mod signer;
 mod verify;
 
@@ -78,5 +84,6 @@ pub use inspect::{CsrInspector, MAX_REQUEST_BYTES};
 pub use pem::{parse_pem_or_der, to_pem};
 pub use random::OsRandom;
 pub use request::build_request;
+pub use seal::{KEY_ENCRYPTION, UnsealError, open_key, parse_key_encryption_key, seal_key};
 pub use signer::{Signer, SoftwareKey};
 pub use verify::{MIN_RSA_BITS, key_algorithm_of_spki, verify_signature};

@@ -41,3 +41,7 @@ pub const CERTIFICATE_POLICIES: O = O::new_unwrap("2.5.29.32");
 pub const SUBJECT_KEY_IDENTIFIER: O = O::new_unwrap("2.5.29.14");
 /// authorityKeyIdentifier.
 pub const AUTHORITY_KEY_IDENTIFIER: O = O::new_unwrap("2.5.29.35");
+/// cRLNumber (RFC 5280 §5.2.3).
+pub const CRL_NUMBER: O = O::new_unwrap("2.5.29.20");
+/// reasonCode, the CRL entry extension (RFC 5280 §5.3.1).
+pub const CRL_REASON: O = O::new_unwrap("2.5.29.21");
