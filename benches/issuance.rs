@@ -140,8 +140,16 @@ where
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let budget = Duration::from_secs(if quick { 1 } else { 5 });
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary
+    // without it, as a smoke test with a tiny budget.
+    let args: Vec<String> = std::env::args().collect();
+    let budget = if !args.iter().any(|a| a == "--bench") {
+        Duration::from_millis(50)
+    } else if args.iter().any(|a| a == "--quick") {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(5)
+    };
 
     // 1. Crypto ceiling: the PKI work of one issuance, without the engine.
     let mem = fixture(Arc::new(MemoryStore::new())).await?;
@@ -185,8 +193,8 @@ async fn main() -> Result<(), BoxError> {
     let sqlite_rate = rate(budget, || engine_issuance(&sqlite)).await?;
 
     println!(
-        "issuance benchmark (one thread, P-256, {}s per case)",
-        budget.as_secs()
+        "issuance benchmark (one thread, P-256, {:.2}s per case)",
+        budget.as_secs_f64()
     );
     println!("  crypto ceiling (keygen+CSR+verify+issue): {ceiling:>9.0} /s  1.00");
     println!(
