@@ -81,3 +81,38 @@ pub fn openssl_ok(dir: &Path, args: &[&str]) -> String {
     assert!(out.status.success(), "openssl {args:?} failed:\n{text}");
     text
 }
+
+/// Whether `python3` with the `cryptography` package can be run. Without it the
+/// caller skips — except under `CI=true`, where its absence is a failure.
+pub fn have_python_cryptography() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import cryptography.x509"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("python3 with `cryptography` is required under CI=true but cannot be run");
+        }
+        eprintln!("SKIPPED: python3 + cryptography not found (set CI=true to make this fatal)");
+    }
+    ok
+}
+
+/// Runs `python3 -c script args…` in `dir` and asserts success; returns stdout.
+pub fn python_ok(dir: &Path, script: &str, args: &[&str]) -> String {
+    let out = Command::new("python3")
+        .current_dir(dir)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "python3 failed:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
