@@ -35,9 +35,19 @@ use x509_cert::time::Time;
 use crate::{LocalCa, PkiError, ext, oids};
 
 impl LocalCa {
-    /// Builds and signs an X.509 v2 CRL for `request` (see the module
-    /// documentation for its exact profile). The result is DER; wrap it with
-    /// [`to_pem`](crate::to_pem) and the label `X509 CRL` for PEM.
+    /// Builds and signs an X.509 v2 CRL (RFC 5280 §5) for `request`. The result
+    /// is DER; wrap it with [`to_pem`](crate::to_pem) and the label `X509 CRL`
+    /// for PEM.
+    ///
+    /// - issuer: the CA certificate's subject, the same encoded `Name`;
+    /// - signature algorithm: the CA signer's;
+    /// - thisUpdate / nextUpdate / revocationDate: UTCTime through 2049,
+    ///   GeneralizedTime from 2050, truncated to whole seconds;
+    /// - revokedCertificates: sorted by serial (numerically), each with a
+    ///   non-critical reasonCode (`certificateHold` included); the field is
+    ///   omitted when there are no entries;
+    /// - CRL extensions: cRLNumber = `request.number` and authorityKeyIdentifier
+    ///   = the CA's subject key identifier, both non-critical.
     ///
     /// # Errors
     /// [`PkiError::InvalidValue`] for a `removeFromCRL` entry, a serial listed
