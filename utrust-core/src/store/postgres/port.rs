@@ -1,0 +1,280 @@
+//! [`Store`] for [`PgStore`]: each method one unit of work, delegated to the
+//! module of its area. Writes run in [`transaction!`] (retried after a
+//! serialization failure or deadlock); single-statement reads use the pool.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{PgStore, applications, catalog, certificates, crl, points, transaction};
+use crate::domain::agents::{Branch, IssuingPoint, Organization};
+use crate::domain::application::{Application, HistoryEntry};
+use crate::domain::catalog::{ObjectIdentifier, Product, Service};
+use crate::domain::certificate::{CertificateRecord, SerialNumber};
+use crate::domain::ids::{
+    ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId,
+};
+use crate::domain::quota::{Allotment, Reservation};
+use crate::domain::revocation::CertificateHistoryEntry;
+use crate::ports::{PublishedCrl, Store, StoreError, StoredCa};
+
+#[async_trait]
+impl Store for PgStore {
+    async fn insert_object_identifier(&self, oid: &ObjectIdentifier) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| catalog::insert_oid(conn, oid))
+    }
+
+    async fn object_identifiers(&self) -> Result<Vec<ObjectIdentifier>, StoreError> {
+        Ok(catalog::oids(&self.pool).await?)
+    }
+
+    async fn insert_product(&self, product: &Product) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| catalog::insert_product(conn, product))
+    }
+
+    async fn product(&self, id: ProductId) -> Result<Option<Product>, StoreError> {
+        Ok(catalog::product(&self.pool, id.to_string()).await?)
+    }
+
+    async fn insert_service(&self, service: &Service) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| catalog::upsert_service(conn, service))
+    }
+
+    async fn service(&self, id: ServiceId) -> Result<Option<Service>, StoreError> {
+        Ok(catalog::service(&self.pool, id.to_string()).await?)
+    }
+
+    async fn insert_organization(&self, org: &Organization) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| catalog::upsert_organization(conn, org))
+    }
+
+    async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError> {
+        Ok(catalog::organization(&self.pool, id.to_string()).await?)
+    }
+
+    async fn update_organization(&self, org: &Organization) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| catalog::update_organization(conn, org))
+    }
+
+    async fn insert_branch(&self, branch: &Branch) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| catalog::upsert_branch(conn, branch))
+    }
+
+    async fn branch(&self, id: BranchId) -> Result<Option<Branch>, StoreError> {
+        Ok(catalog::branch(&self.pool, id.to_string()).await?)
+    }
+
+    async fn update_branch(&self, branch: &Branch) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| catalog::update_branch(conn, branch))
+    }
+
+    async fn insert_point(&self, point: &IssuingPoint) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| points::insert(conn, point))
+    }
+
+    async fn point(&self, id: PointId) -> Result<Option<IssuingPoint>, StoreError> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(points::load(&mut conn, id).await?)
+    }
+
+    async fn update_point(&self, point: &IssuingPoint) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| points::update(conn, point))
+    }
+
+    async fn set_point_limit(&self, id: PointId, limit: Allotment) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| points::set_limit(conn, id, limit))
+    }
+
+    async fn set_point_quantity(
+        &self,
+        id: PointId,
+        product: ProductId,
+        quantity: Allotment,
+    ) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| points::set_quantity(
+            conn, id, product, quantity
+        ))
+    }
+
+    async fn insert_application(
+        &self,
+        app: &Application,
+        entry: &HistoryEntry,
+    ) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| async {
+            applications::insert(conn, app).await?;
+            applications::append_history(conn, app.id, entry).await
+        })
+    }
+
+    async fn application(&self, id: ApplicationId) -> Result<Option<Application>, StoreError> {
+        Ok(applications::load(&self.pool, id).await?)
+    }
+
+    async fn history(&self, id: ApplicationId) -> Result<Vec<HistoryEntry>, StoreError> {
+        Ok(applications::history(&self.pool, id).await?)
+    }
+
+    async fn update_application(
+        &self,
+        app: &Application,
+        entry: Option<&HistoryEntry>,
+    ) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| async {
+            applications::update(conn, app).await?;
+            if let Some(e) = entry {
+                applications::append_history(conn, app.id, e).await?;
+            }
+            Ok(())
+        })
+    }
+
+    async fn begin_issuance(
+        &self,
+        app: &Application,
+        entry: &HistoryEntry,
+        r: &Reservation,
+    ) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| async {
+            applications::update(conn, app).await?;
+            points::reserve(conn, r.point_id, &r.products).await?;
+            applications::insert_reservation(conn, r).await?;
+            applications::append_history(conn, app.id, entry).await
+        })
+    }
+
+    async fn complete_issuance(
+        &self,
+        app: &Application,
+        entry: &HistoryEntry,
+        reservation: ReservationId,
+        certificate: &CertificateRecord,
+    ) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| async {
+            applications::update(conn, app).await?;
+            let (point, products) = applications::take_reservation(conn, reservation).await?;
+            certificates::insert(conn, certificate).await?;
+            points::settle(conn, point, &products, true).await?;
+            applications::append_history(conn, app.id, entry).await
+        })
+    }
+
+    async fn abort_issuance(
+        &self,
+        app: &Application,
+        entry: &HistoryEntry,
+        reservation: ReservationId,
+    ) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| async {
+            applications::update(conn, app).await?;
+            let (point, products) = applications::take_reservation(conn, reservation).await?;
+            points::settle(conn, point, &products, false).await?;
+            applications::append_history(conn, app.id, entry).await
+        })
+    }
+
+    async fn certificate(
+        &self,
+        serial: &SerialNumber,
+    ) -> Result<Option<CertificateRecord>, StoreError> {
+        Ok(certificates::load(&self.pool, serial).await?)
+    }
+
+    async fn count_certificates(
+        &self,
+        point: PointId,
+    ) -> Result<(u32, Vec<(ProductId, u32)>), StoreError> {
+        // One transaction: the total and the per-product counts agree.
+        transaction!(self.pool, |conn| certificates::count_at(conn, point))
+    }
+
+    async fn update_certificate(
+        &self,
+        certificate: &CertificateRecord,
+        entry: &CertificateHistoryEntry,
+    ) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| certificates::update(
+            conn,
+            certificate,
+            entry
+        ))
+    }
+
+    async fn certificate_history(
+        &self,
+        serial: &SerialNumber,
+    ) -> Result<Vec<CertificateHistoryEntry>, StoreError> {
+        Ok(certificates::history(&self.pool, serial).await?)
+    }
+
+    async fn revoked_certificates(&self) -> Result<Vec<CertificateRecord>, StoreError> {
+        Ok(certificates::on_crl(&self.pool).await?)
+    }
+
+    async fn certificates_expiring(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        Ok(certificates::expiring(&self.pool, from, to).await?)
+    }
+
+    async fn certificates_past_validity(
+        &self,
+        at: OffsetDateTime,
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        Ok(certificates::past_validity(&self.pool, at).await?)
+    }
+
+    async fn claim_reminder(
+        &self,
+        serial: &SerialNumber,
+        window: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        transaction!(self.pool, |conn| certificates::claim_reminder(
+            conn, serial, window, at
+        ))
+    }
+
+    async fn release_reminder(
+        &self,
+        serial: &SerialNumber,
+        window: &str,
+    ) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| certificates::release_reminder(
+            conn, serial, window
+        ))
+    }
+
+    async fn next_crl_number(&self) -> Result<u64, StoreError> {
+        transaction!(self.pool, |conn| crl::next_number(conn))
+    }
+
+    async fn save_crl(&self, crl: &PublishedCrl) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| crl::save(conn, crl))
+    }
+
+    async fn latest_crl(&self) -> Result<Option<PublishedCrl>, StoreError> {
+        Ok(crl::latest(&self.pool).await?)
+    }
+
+    async fn expired_reservations(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Reservation>, StoreError> {
+        Ok(applications::expired_reservations(&self.pool, now, limit).await?)
+    }
+
+    async fn ca_material(&self, name: &str) -> Result<Option<StoredCa>, StoreError> {
+        Ok(crl::ca_material(&self.pool, name).await?)
+    }
+
+    async fn insert_ca_material(&self, ca: &StoredCa) -> Result<bool, StoreError> {
+        transaction!(self.pool, |conn| crl::insert_ca_material(conn, ca))
+    }
+}
