@@ -1,10 +1,11 @@
 //! An in-memory [`Store`]: one mutex over all state, so every method is trivially
 //! atomic. For tests and for embedders that persist elsewhere.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 use crate::domain::agents::{Branch, IssuingPoint, Organization};
 use crate::domain::application::{Application, HistoryEntry};
@@ -14,7 +15,8 @@ use crate::domain::ids::{
     ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId,
 };
 use crate::domain::quota::{Allotment, Quota, QuotaScope, Reservation};
-use crate::ports::{Store, StoreError};
+use crate::domain::revocation::{CertificateHistoryEntry, CertificateStatus};
+use crate::ports::{PublishedCrl, Store, StoreError, StoredCa};
 
 #[derive(Default)]
 struct State {
@@ -28,6 +30,13 @@ struct State {
     history: HashMap<ApplicationId, Vec<HistoryEntry>>,
     reservations: HashMap<ReservationId, Reservation>,
     certificates: BTreeMap<SerialNumber, CertificateRecord>,
+    certificate_history: HashMap<SerialNumber, Vec<CertificateHistoryEntry>>,
+    /// Claimed reminders: (serial, window).
+    reminders: BTreeSet<(SerialNumber, String)>,
+    /// The last CRL number allocated (0: none yet).
+    crl_number: u64,
+    crls: BTreeMap<u64, PublishedCrl>,
+    ca_material: HashMap<String, StoredCa>,
 }
 
 impl State {
@@ -359,5 +368,181 @@ impl Store for MemoryStore {
             }
         }
         Ok((total, per.into_iter().collect()))
+    }
+    async fn update_certificate(
+        &self,
+        certificate: &CertificateRecord,
+        entry: &CertificateHistoryEntry,
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        match s.certificates.get(&certificate.serial) {
+            Some(stored) if stored.version.checked_add(1) == Some(certificate.version) => {}
+            Some(_) => {
+                return Err(StoreError::CertificateVersionConflict {
+                    serial: certificate.serial.clone(),
+                });
+            }
+            None => {
+                return Err(StoreError::NotFound {
+                    entity: "certificate",
+                    id: certificate.serial.to_string(),
+                });
+            }
+        }
+        s.certificates
+            .insert(certificate.serial.clone(), certificate.clone());
+        s.certificate_history
+            .entry(certificate.serial.clone())
+            .or_default()
+            .push(entry.clone());
+        Ok(())
+    }
+
+    async fn certificate_history(
+        &self,
+        serial: &SerialNumber,
+    ) -> Result<Vec<CertificateHistoryEntry>, StoreError> {
+        Ok(self
+            .lock()
+            .certificate_history
+            .get(serial)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn revoked_certificates(&self) -> Result<Vec<CertificateRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .certificates
+            .values()
+            .filter(|c| {
+                matches!(
+                    c.status,
+                    CertificateStatus::Revoked { .. } | CertificateStatus::Suspended { .. }
+                )
+            })
+            .cloned()
+            .collect())
+    }
+
+    async fn certificates_expiring(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        let mut v: Vec<CertificateRecord> = self
+            .lock()
+            .certificates
+            .values()
+            .filter(|c| {
+                c.status == CertificateStatus::Valid && c.not_after > from && c.not_after <= to
+            })
+            .cloned()
+            .collect();
+        // The map is ordered by serial and the sort is stable: ties stay by serial.
+        v.sort_by_key(|c| c.not_after);
+        Ok(v)
+    }
+
+    async fn certificates_past_validity(
+        &self,
+        at: OffsetDateTime,
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        let mut v: Vec<CertificateRecord> = self
+            .lock()
+            .certificates
+            .values()
+            .filter(|c| {
+                matches!(
+                    c.status,
+                    CertificateStatus::Valid | CertificateStatus::Suspended { .. }
+                ) && c.not_after <= at
+            })
+            .cloned()
+            .collect();
+        v.sort_by_key(|c| c.not_after);
+        Ok(v)
+    }
+
+    async fn claim_reminder(
+        &self,
+        serial: &SerialNumber,
+        window: &str,
+        _at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .reminders
+            .insert((serial.clone(), window.to_owned())))
+    }
+
+    async fn release_reminder(
+        &self,
+        serial: &SerialNumber,
+        window: &str,
+    ) -> Result<(), StoreError> {
+        self.lock()
+            .reminders
+            .remove(&(serial.clone(), window.to_owned()));
+        Ok(())
+    }
+
+    async fn next_crl_number(&self) -> Result<u64, StoreError> {
+        let mut s = self.lock();
+        s.crl_number = s
+            .crl_number
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Backend("CRL numbers exhausted".into()))?;
+        Ok(s.crl_number)
+    }
+
+    async fn save_crl(&self, crl: &PublishedCrl) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if s.crls.contains_key(&crl.number) {
+            return Err(StoreError::Duplicate {
+                entity: "crl",
+                field: "number",
+            });
+        }
+        s.crls.insert(crl.number, crl.clone());
+        Ok(())
+    }
+
+    async fn latest_crl(&self) -> Result<Option<PublishedCrl>, StoreError> {
+        Ok(self.lock().crls.values().next_back().cloned())
+    }
+
+    async fn expired_reservations(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Reservation>, StoreError> {
+        let mut v: Vec<Reservation> = self
+            .lock()
+            .reservations
+            .values()
+            .filter(|r| r.expires_at <= now)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| {
+            a.expires_at
+                .cmp(&b.expires_at)
+                .then_with(|| a.id.to_string().cmp(&b.id.to_string()))
+        });
+        v.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(v)
+    }
+
+    async fn ca_material(&self, name: &str) -> Result<Option<StoredCa>, StoreError> {
+        Ok(self.lock().ca_material.get(name).cloned())
+    }
+
+    async fn insert_ca_material(&self, ca: &StoredCa) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        if s.ca_material.contains_key(&ca.name) {
+            return Ok(false);
+        }
+        s.ca_material.insert(ca.name.clone(), ca.clone());
+        Ok(true)
     }
 }

@@ -10,6 +10,15 @@ use utrust_core::domain::lifecycle::{ApplicationEvent as E, ApplicationStatus as
 use utrust_core::domain::quota::{Allotment, QuotaError, QuotaScope};
 use utrust_core::ports::{Store, StoreError};
 
+use time::macros::offset;
+use time::{Duration, OffsetDateTime};
+use utrust_core::domain::application::Actor;
+use utrust_core::domain::certificate::{CertificateRecord, CertificateStatus};
+use utrust_core::domain::revocation::{
+    CertificateEvent, CertificateHistoryEntry, RevocationReason, certificate_transition,
+};
+use utrust_core::ports::{PublishedCrl, StoredCa};
+
 use crate::support::*;
 
 type Dyn = Arc<dyn Store>;
@@ -70,6 +79,16 @@ conformance!(
     count_certificates_matches,
     settled_reservation_is_gone,
     duplicate_certificate_serial_changes_nothing,
+    certificate_status_update_round_trip_with_history,
+    stale_certificate_version_is_rejected_and_nothing_written,
+    revoked_certificates_are_revoked_and_suspended_by_serial,
+    certificates_expiring_bounds,
+    certificates_past_validity_lists_valid_and_suspended,
+    reminder_is_claimed_once_until_released,
+    crl_numbers_are_sequential_and_unique_under_concurrency,
+    latest_crl_is_the_highest_number,
+    expired_reservations_respect_now_and_limit,
+    ca_material_is_inserted_once,
 );
 
 // ---------------------------------------------------------------------------
@@ -874,4 +893,465 @@ async fn race_point_limit_memory() {
 async fn race_point_limit_sqlite_file() {
     let f = sqlite_file().await;
     race_point_limit(f.store.clone()).await;
+}
+
+// ---------------------------------------------------------------------------
+// The certificate lifecycle after issuance, reminders, CRLs, the reservation
+// sweep and CA material.
+
+/// Issues a certificate at `sc` whose record `edit` adjusts first; returns it as
+/// stored.
+async fn issue_certificate(
+    store: &Dyn,
+    sc: &Scene,
+    edit: impl FnOnce(&mut CertificateRecord),
+) -> CertificateRecord {
+    let mut app = ready(store, sc).await;
+    let e = step(&mut app, S::Issuing, E::StartIssuing);
+    let r = reservation(&app, &[]);
+    store.begin_issuance(&app, &e, &r).await.unwrap();
+    let mut cert = certificate(&app);
+    edit(&mut cert);
+    app.certificate_serial = Some(cert.serial.clone());
+    let e = step(&mut app, S::Issued, E::CaIssued);
+    store
+        .complete_issuance(&app, &e, r.id, &cert)
+        .await
+        .unwrap();
+    cert
+}
+
+/// Applies `event` to `cert` (version + 1) and returns the history entry for it.
+fn cert_step(
+    cert: &mut CertificateRecord,
+    event: CertificateEvent,
+    at: OffsetDateTime,
+) -> CertificateHistoryEntry {
+    let from = cert.status;
+    cert.status = certificate_transition(from, event, at).unwrap();
+    cert.version += 1;
+    CertificateHistoryEntry {
+        serial: cert.serial.clone(),
+        actor: Actor::Admin("tester".into()),
+        at,
+        from,
+        to: cert.status,
+        event,
+        comment: Some(format!("{} by the suite", event.name())),
+    }
+}
+
+/// Stores `event` applied to `cert`.
+async fn cert_change(store: &Dyn, cert: &mut CertificateRecord, event: CertificateEvent) {
+    let e = cert_step(cert, event, t0() + Duration::hours(1));
+    store.update_certificate(cert, &e).await.unwrap();
+}
+
+const KEY_COMPROMISE: CertificateEvent = CertificateEvent::Revoke {
+    reason: RevocationReason::KeyCompromise,
+};
+
+async fn certificate_status_update_round_trip_with_history(store: Dyn) {
+    let sc = scene(&store, Allotment::Unlimited, Allotment::Unlimited).await;
+    let mut cert = issue_certificate(&store, &sc, |_| {}).await;
+    assert_eq!(
+        store.certificate(&cert.serial).await.unwrap(),
+        Some(cert.clone())
+    );
+    assert_eq!(cert.version, 1);
+    assert!(
+        store
+            .certificate_history(&cert.serial)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut entries = Vec::new();
+    for (i, event) in [
+        CertificateEvent::Suspend,
+        CertificateEvent::Resume,
+        CertificateEvent::Suspend,
+        KEY_COMPROMISE,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = t0() + Duration::minutes(i64::try_from(i).unwrap() + 1);
+        let e = cert_step(&mut cert, event, at);
+        store.update_certificate(&cert, &e).await.unwrap();
+        entries.push(e);
+        assert_eq!(
+            store.certificate(&cert.serial).await.unwrap(),
+            Some(cert.clone())
+        );
+    }
+    assert_eq!(cert.version, 5);
+    assert_eq!(
+        cert.status,
+        CertificateStatus::Revoked {
+            reason: RevocationReason::KeyCompromise,
+            at: t0() + Duration::minutes(4),
+        }
+    );
+    assert_eq!(
+        store.certificate_history(&cert.serial).await.unwrap(),
+        entries
+    );
+    // Every status round-trips, Expired included.
+    let mut other = issue_certificate(&store, &sc, |_| {}).await;
+    cert_change(&store, &mut other, CertificateEvent::Expire).await;
+    assert_eq!(
+        store
+            .certificate(&other.serial)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        CertificateStatus::Expired
+    );
+    assert_eq!(
+        store
+            .certificate_history(&other.serial)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .certificate_history(&fresh_serial())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn stale_certificate_version_is_rejected_and_nothing_written(store: Dyn) {
+    let sc = scene(&store, Allotment::Unlimited, Allotment::Unlimited).await;
+    let mut cert = issue_certificate(&store, &sc, |_| {}).await;
+    cert_change(&store, &mut cert, CertificateEvent::Suspend).await;
+    let stored = cert.clone();
+    let conflict = Err(StoreError::CertificateVersionConflict {
+        serial: cert.serial.clone(),
+    });
+
+    // A writer that read version 1 (before the suspension) loses.
+    let mut stale = certificate(&application(sc.point, sc.service, &[], S::Issued));
+    stale.serial = cert.serial.clone();
+    stale.application_id = cert.application_id;
+    let e = cert_step(&mut stale, KEY_COMPROMISE, t0());
+    assert_eq!(stale.version, 2);
+    assert_eq!(store.update_certificate(&stale, &e).await, conflict);
+    // Same version as stored, a version skipped, version 0: all refused.
+    for version in [2, 4, 0] {
+        let mut c = cert.clone();
+        let e = cert_step(&mut c, CertificateEvent::Resume, t0());
+        c.version = version;
+        assert_eq!(store.update_certificate(&c, &e).await, conflict);
+    }
+    // An unknown certificate is not found.
+    let mut unknown = cert.clone();
+    unknown.serial = fresh_serial();
+    let e = cert_step(&mut unknown, CertificateEvent::Resume, t0());
+    assert_eq!(
+        store.update_certificate(&unknown, &e).await,
+        Err(StoreError::NotFound {
+            entity: "certificate",
+            id: unknown.serial.to_string(),
+        })
+    );
+    assert_eq!(store.certificate(&cert.serial).await.unwrap(), Some(stored));
+    assert_eq!(
+        store.certificate_history(&cert.serial).await.unwrap().len(),
+        1
+    );
+    assert!(
+        store
+            .certificate_history(&unknown.serial)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The right version still wins.
+    cert_change(&store, &mut cert, CertificateEvent::Resume).await;
+    assert_eq!(store.certificate(&cert.serial).await.unwrap(), Some(cert));
+}
+
+async fn revoked_certificates_are_revoked_and_suspended_by_serial(store: Dyn) {
+    let sc = scene(&store, Allotment::Unlimited, Allotment::Unlimited).await;
+    assert!(store.revoked_certificates().await.unwrap().is_empty());
+    let mut want = Vec::new();
+    for i in 0..8 {
+        let mut c = issue_certificate(&store, &sc, |_| {}).await;
+        match i % 4 {
+            0 => {}
+            1 => {
+                cert_change(&store, &mut c, CertificateEvent::Suspend).await;
+                want.push(c);
+            }
+            2 => {
+                cert_change(&store, &mut c, KEY_COMPROMISE).await;
+                want.push(c);
+            }
+            _ => cert_change(&store, &mut c, CertificateEvent::Expire).await,
+        }
+    }
+    // A suspended certificate resumed leaves the list.
+    let mut resumed = issue_certificate(&store, &sc, |_| {}).await;
+    cert_change(&store, &mut resumed, CertificateEvent::Suspend).await;
+    cert_change(&store, &mut resumed, CertificateEvent::Resume).await;
+    want.sort_by(|a, b| a.serial.cmp(&b.serial));
+    assert_eq!(want.len(), 4);
+    assert_eq!(store.revoked_certificates().await.unwrap(), want);
+}
+
+async fn certificates_expiring_bounds(store: Dyn) {
+    let sc = scene(&store, Allotment::Unlimited, Allotment::Unlimited).await;
+    let from = t0() + Duration::days(30);
+    let to = from + Duration::days(10);
+    let ns = Duration::nanoseconds(1);
+    let at = |not_after: OffsetDateTime| {
+        let store = store.clone();
+        let sc = &sc;
+        async move { issue_certificate(&store, sc, |c| c.not_after = not_after).await }
+    };
+    let _at_from = at(from).await;
+    let _before = at(from - ns).await;
+    let last = at(to).await;
+    let _after = at(to + ns).await;
+    let first = at(from + ns).await;
+    // Stored with another offset: compared as an instant, not as text.
+    let middle = at((from + Duration::days(5)).to_offset(offset!(+3))).await;
+    let mut suspended = at(from + Duration::days(2)).await;
+    cert_change(&store, &mut suspended, CertificateEvent::Suspend).await;
+    let mut revoked = at(from + Duration::days(3)).await;
+    cert_change(&store, &mut revoked, KEY_COMPROMISE).await;
+
+    let got = store.certificates_expiring(from, to).await.unwrap();
+    assert_eq!(got, vec![first.clone(), middle.clone(), last.clone()]);
+    assert_eq!(got[1].not_after.offset(), offset!(+3));
+    // The same bounds given with another offset.
+    assert_eq!(
+        store
+            .certificates_expiring(from.to_offset(offset!(-5)), to.to_offset(offset!(+9)))
+            .await
+            .unwrap(),
+        got
+    );
+    assert_eq!(
+        store.certificates_expiring(from, from).await.unwrap(),
+        vec![]
+    );
+    assert_eq!(
+        store.certificates_expiring(from, from + ns).await.unwrap(),
+        vec![first]
+    );
+    assert_eq!(
+        store.certificates_expiring(to - ns, to).await.unwrap(),
+        vec![last]
+    );
+    assert_eq!(store.certificates_expiring(to, from).await.unwrap(), vec![]);
+}
+
+async fn certificates_past_validity_lists_valid_and_suspended(store: Dyn) {
+    let sc = scene(&store, Allotment::Unlimited, Allotment::Unlimited).await;
+    let at = t0() + Duration::days(100);
+    let ns = Duration::nanoseconds(1);
+    let exactly = issue_certificate(&store, &sc, |c| c.not_after = at).await;
+    let mut held = issue_certificate(&store, &sc, |c| c.not_after = at - Duration::days(2)).await;
+    cert_change(&store, &mut held, CertificateEvent::Suspend).await;
+    let before = issue_certificate(&store, &sc, |c| c.not_after = at - ns).await;
+    let _later = issue_certificate(&store, &sc, |c| c.not_after = at + ns).await;
+    let mut revoked = issue_certificate(&store, &sc, |c| c.not_after = at - ns).await;
+    cert_change(&store, &mut revoked, KEY_COMPROMISE).await;
+    let mut expired = issue_certificate(&store, &sc, |c| c.not_after = at - ns).await;
+    cert_change(&store, &mut expired, CertificateEvent::Expire).await;
+
+    assert_eq!(
+        store.certificates_past_validity(at).await.unwrap(),
+        vec![held.clone(), before, exactly]
+    );
+    assert_eq!(
+        store
+            .certificates_past_validity(at - Duration::days(1))
+            .await
+            .unwrap(),
+        vec![held.clone()]
+    );
+    assert_eq!(
+        store
+            .certificates_past_validity(at - Duration::days(3))
+            .await
+            .unwrap(),
+        vec![]
+    );
+    // Once expired it is no longer listed.
+    cert_change(&store, &mut held, CertificateEvent::Expire).await;
+    assert_eq!(
+        store
+            .certificates_past_validity(at - Duration::days(1))
+            .await
+            .unwrap(),
+        vec![]
+    );
+}
+
+async fn reminder_is_claimed_once_until_released(store: Dyn) {
+    let sc = scene(&store, Allotment::Unlimited, Allotment::Unlimited).await;
+    let a = issue_certificate(&store, &sc, |_| {}).await.serial;
+    let b = issue_certificate(&store, &sc, |_| {}).await.serial;
+    let at = t0();
+    assert!(store.claim_reminder(&a, "30d", at).await.unwrap());
+    assert!(!store.claim_reminder(&a, "30d", at).await.unwrap());
+    assert!(
+        !store
+            .claim_reminder(&a, "30d", at + Duration::days(1))
+            .await
+            .unwrap()
+    );
+    // Other windows and other certificates are separate.
+    assert!(store.claim_reminder(&a, "7d", at).await.unwrap());
+    assert!(store.claim_reminder(&b, "30d", at).await.unwrap());
+    // A released reminder can be claimed again, once.
+    store.release_reminder(&a, "30d").await.unwrap();
+    assert!(store.claim_reminder(&a, "30d", at).await.unwrap());
+    assert!(!store.claim_reminder(&a, "30d", at).await.unwrap());
+    assert!(!store.claim_reminder(&a, "7d", at).await.unwrap());
+    // Releasing what is not claimed is harmless.
+    store.release_reminder(&b, "1d").await.unwrap();
+    store
+        .release_reminder(&fresh_serial(), "30d")
+        .await
+        .unwrap();
+    assert!(!store.claim_reminder(&b, "30d", at).await.unwrap());
+}
+
+async fn crl_numbers_are_sequential_and_unique_under_concurrency(store: Dyn) {
+    for want in 1..=3 {
+        assert_eq!(store.next_crl_number().await.unwrap(), want);
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.next_crl_number().await.unwrap()
+        }));
+    }
+    let mut got = Vec::new();
+    for t in tasks {
+        got.push(t.await.unwrap());
+    }
+    got.sort_unstable();
+    assert_eq!(got, (4..=53).collect::<Vec<u64>>());
+    assert_eq!(store.next_crl_number().await.unwrap(), 54);
+}
+
+async fn latest_crl_is_the_highest_number(store: Dyn) {
+    assert_eq!(store.latest_crl().await.unwrap(), None);
+    let crl = |number: u64| PublishedCrl {
+        number,
+        this_update: t0() + Duration::hours(i64::try_from(number).unwrap()),
+        next_update: t0() + Duration::days(7),
+        der: vec![0x30, 0x03, 0x02, 0x01, u8::try_from(number).unwrap()],
+    };
+    store.save_crl(&crl(2)).await.unwrap();
+    assert_eq!(store.latest_crl().await.unwrap(), Some(crl(2)));
+    store.save_crl(&crl(5)).await.unwrap();
+    store.save_crl(&crl(3)).await.unwrap();
+    assert_eq!(store.latest_crl().await.unwrap(), Some(crl(5)));
+    // A number is published once; the first stays.
+    let mut again = crl(5);
+    again.der = vec![0x30, 0x00];
+    assert!(matches!(
+        store.save_crl(&again).await,
+        Err(StoreError::Duplicate { .. })
+    ));
+    assert_eq!(store.latest_crl().await.unwrap(), Some(crl(5)));
+    store.save_crl(&crl(12)).await.unwrap();
+    assert_eq!(store.latest_crl().await.unwrap(), Some(crl(12)));
+}
+
+async fn expired_reservations_respect_now_and_limit(store: Dyn) {
+    let sc = scene(&store, Allotment::Unlimited, Allotment::Unlimited).await;
+    let mut reservations = Vec::new();
+    // Begun out of order of expiry; one with another offset.
+    for minutes in [3i64, 1, 2] {
+        let mut app = ready(&store, &sc).await;
+        let e = step(&mut app, S::Issuing, E::StartIssuing);
+        let mut r = reservation(&app, &[sc.p_qty]);
+        r.expires_at = t0() + Duration::minutes(minutes);
+        if minutes == 2 {
+            r.expires_at = r.expires_at.to_offset(offset!(+3));
+        }
+        store.begin_issuance(&app, &e, &r).await.unwrap();
+        reservations.push((minutes, app, r));
+    }
+    reservations.sort_by_key(|(m, _, _)| *m);
+    let r = |i: usize| reservations[i].2.clone();
+    let ns = Duration::nanoseconds(1);
+
+    assert_eq!(store.expired_reservations(t0(), 10).await.unwrap(), vec![]);
+    assert_eq!(
+        store
+            .expired_reservations(t0() + Duration::minutes(1) - ns, 10)
+            .await
+            .unwrap(),
+        vec![]
+    );
+    assert_eq!(
+        store
+            .expired_reservations(t0() + Duration::minutes(1), 10)
+            .await
+            .unwrap(),
+        vec![r(0)]
+    );
+    assert_eq!(
+        store
+            .expired_reservations(t0() + Duration::minutes(2), 10)
+            .await
+            .unwrap(),
+        vec![r(0), r(1)]
+    );
+    let late = t0() + Duration::hours(1);
+    assert_eq!(
+        store.expired_reservations(late, 10).await.unwrap(),
+        vec![r(0), r(1), r(2)]
+    );
+    assert_eq!(
+        store.expired_reservations(late, 2).await.unwrap(),
+        vec![r(0), r(1)]
+    );
+    assert_eq!(store.expired_reservations(late, 0).await.unwrap(), vec![]);
+    // A released reservation is no longer listed.
+    let (_, app, res) = &reservations[0];
+    let mut back = app.clone();
+    let e = step(&mut back, S::ReadyToIssue, E::CaFailed);
+    store.abort_issuance(&back, &e, res.id).await.unwrap();
+    assert_eq!(
+        store.expired_reservations(late, 10).await.unwrap(),
+        vec![r(1), r(2)]
+    );
+}
+
+async fn ca_material_is_inserted_once(store: Dyn) {
+    let ca = |name: &str, key: u8| StoredCa {
+        name: name.into(),
+        certificate_der: vec![0x30, 0x82, 0x01, key],
+        encrypted_key: vec![key; 48],
+        key_encryption: "aes-256-gcm".into(),
+    };
+    assert_eq!(store.ca_material("default").await.unwrap(), None);
+    assert!(store.insert_ca_material(&ca("default", 1)).await.unwrap());
+    assert!(!store.insert_ca_material(&ca("default", 2)).await.unwrap());
+    assert_eq!(
+        store.ca_material("default").await.unwrap(),
+        Some(ca("default", 1))
+    );
+    assert!(store.insert_ca_material(&ca("other", 3)).await.unwrap());
+    assert_eq!(
+        store.ca_material("other").await.unwrap(),
+        Some(ca("other", 3))
+    );
+    assert_eq!(store.ca_material("missing").await.unwrap(), None);
 }

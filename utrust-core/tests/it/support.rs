@@ -157,6 +157,7 @@ pub fn application(
         renewal_notice: true,
         csr_der: Some(vec![0x30, 0x82, 0x01, 0x00, 0xff, 0x00]),
         certificate_serial: None,
+        renews: None,
         reason: None,
         created_at: t0(),
         updated_at: t0(),
@@ -207,6 +208,7 @@ pub fn certificate(app: &Application) -> CertificateRecord {
         not_before: t0(),
         not_after: t0() + time::Duration::days(365),
         status: CertificateStatus::Valid,
+        version: 1,
         der: vec![0x30, 0x82, 0x02, 0x10, 0x00, 0x01, 0xfe],
     }
 }

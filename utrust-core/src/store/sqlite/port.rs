@@ -1,0 +1,240 @@
+//! The [`Store`] port: each method delegates to the module of its area.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::domain::agents::{Branch, IssuingPoint, Organization};
+use crate::domain::application::{Application, HistoryEntry};
+use crate::domain::catalog::{ObjectIdentifier, Product, Service};
+use crate::domain::certificate::{CertificateRecord, SerialNumber};
+use crate::domain::ids::{
+    ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId,
+};
+use crate::domain::quota::{Allotment, Reservation};
+use crate::domain::revocation::CertificateHistoryEntry;
+use crate::ports::{PublishedCrl, Store, StoreError, StoredCa};
+
+use super::{
+    SqliteStore, agents, applications, ca, catalog, certificates, crl, issuance, reminders,
+};
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_object_identifier(&self, oid: &ObjectIdentifier) -> Result<(), StoreError> {
+        catalog::insert_object_identifier(self, oid).await
+    }
+
+    async fn object_identifiers(&self) -> Result<Vec<ObjectIdentifier>, StoreError> {
+        catalog::object_identifiers(self).await
+    }
+
+    async fn insert_product(&self, product: &Product) -> Result<(), StoreError> {
+        catalog::insert_product(self, product).await
+    }
+
+    async fn product(&self, id: ProductId) -> Result<Option<Product>, StoreError> {
+        catalog::product(self, id).await
+    }
+
+    async fn insert_service(&self, service: &Service) -> Result<(), StoreError> {
+        catalog::insert_service(self, service).await
+    }
+
+    async fn service(&self, id: ServiceId) -> Result<Option<Service>, StoreError> {
+        catalog::service(self, id).await
+    }
+
+    async fn insert_organization(&self, org: &Organization) -> Result<(), StoreError> {
+        agents::insert_organization(self, org).await
+    }
+
+    async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError> {
+        agents::organization(self, id).await
+    }
+
+    async fn update_organization(&self, org: &Organization) -> Result<(), StoreError> {
+        agents::update_organization(self, org).await
+    }
+
+    async fn insert_branch(&self, branch: &Branch) -> Result<(), StoreError> {
+        agents::insert_branch(self, branch).await
+    }
+
+    async fn branch(&self, id: BranchId) -> Result<Option<Branch>, StoreError> {
+        agents::branch(self, id).await
+    }
+
+    async fn update_branch(&self, branch: &Branch) -> Result<(), StoreError> {
+        agents::update_branch(self, branch).await
+    }
+
+    async fn insert_point(&self, point: &IssuingPoint) -> Result<(), StoreError> {
+        agents::insert_point(self, point).await
+    }
+
+    async fn point(&self, id: PointId) -> Result<Option<IssuingPoint>, StoreError> {
+        agents::point(self, id).await
+    }
+
+    async fn update_point(&self, point: &IssuingPoint) -> Result<(), StoreError> {
+        agents::update_point(self, point).await
+    }
+
+    async fn set_point_limit(&self, id: PointId, limit: Allotment) -> Result<(), StoreError> {
+        agents::set_point_limit(self, id, limit).await
+    }
+
+    async fn set_point_quantity(
+        &self,
+        id: PointId,
+        product: ProductId,
+        quantity: Allotment,
+    ) -> Result<(), StoreError> {
+        agents::set_point_quantity(self, id, product, quantity).await
+    }
+
+    async fn insert_application(
+        &self,
+        app: &Application,
+        entry: &HistoryEntry,
+    ) -> Result<(), StoreError> {
+        applications::insert_application(self, app, entry).await
+    }
+
+    async fn application(&self, id: ApplicationId) -> Result<Option<Application>, StoreError> {
+        applications::application(self, id).await
+    }
+
+    async fn history(&self, id: ApplicationId) -> Result<Vec<HistoryEntry>, StoreError> {
+        applications::history(self, id).await
+    }
+
+    async fn update_application(
+        &self,
+        app: &Application,
+        entry: Option<&HistoryEntry>,
+    ) -> Result<(), StoreError> {
+        applications::update_application(self, app, entry).await
+    }
+
+    async fn begin_issuance(
+        &self,
+        app: &Application,
+        entry: &HistoryEntry,
+        r: &Reservation,
+    ) -> Result<(), StoreError> {
+        issuance::begin_issuance(self, app, entry, r).await
+    }
+
+    async fn complete_issuance(
+        &self,
+        app: &Application,
+        entry: &HistoryEntry,
+        reservation: ReservationId,
+        certificate: &CertificateRecord,
+    ) -> Result<(), StoreError> {
+        issuance::complete_issuance(self, app, entry, reservation, certificate).await
+    }
+
+    async fn abort_issuance(
+        &self,
+        app: &Application,
+        entry: &HistoryEntry,
+        reservation: ReservationId,
+    ) -> Result<(), StoreError> {
+        issuance::abort_issuance(self, app, entry, reservation).await
+    }
+
+    async fn certificate(
+        &self,
+        serial: &SerialNumber,
+    ) -> Result<Option<CertificateRecord>, StoreError> {
+        certificates::certificate(self, serial).await
+    }
+
+    async fn count_certificates(
+        &self,
+        point: PointId,
+    ) -> Result<(u32, Vec<(ProductId, u32)>), StoreError> {
+        certificates::count_certificates(self, point).await
+    }
+
+    async fn update_certificate(
+        &self,
+        certificate: &CertificateRecord,
+        entry: &CertificateHistoryEntry,
+    ) -> Result<(), StoreError> {
+        certificates::update_certificate(self, certificate, entry).await
+    }
+
+    async fn certificate_history(
+        &self,
+        serial: &SerialNumber,
+    ) -> Result<Vec<CertificateHistoryEntry>, StoreError> {
+        certificates::certificate_history(self, serial).await
+    }
+
+    async fn revoked_certificates(&self) -> Result<Vec<CertificateRecord>, StoreError> {
+        certificates::revoked_certificates(self).await
+    }
+
+    async fn certificates_expiring(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        certificates::certificates_expiring(self, from, to).await
+    }
+
+    async fn certificates_past_validity(
+        &self,
+        at: OffsetDateTime,
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        certificates::certificates_past_validity(self, at).await
+    }
+
+    async fn claim_reminder(
+        &self,
+        serial: &SerialNumber,
+        window: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        reminders::claim_reminder(self, serial, window, at).await
+    }
+
+    async fn release_reminder(
+        &self,
+        serial: &SerialNumber,
+        window: &str,
+    ) -> Result<(), StoreError> {
+        reminders::release_reminder(self, serial, window).await
+    }
+
+    async fn next_crl_number(&self) -> Result<u64, StoreError> {
+        crl::next_crl_number(self).await
+    }
+
+    async fn save_crl(&self, crl: &PublishedCrl) -> Result<(), StoreError> {
+        crl::save_crl(self, crl).await
+    }
+
+    async fn latest_crl(&self) -> Result<Option<PublishedCrl>, StoreError> {
+        crl::latest_crl(self).await
+    }
+
+    async fn expired_reservations(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Reservation>, StoreError> {
+        issuance::expired_reservations(self, now, limit).await
+    }
+
+    async fn ca_material(&self, name: &str) -> Result<Option<StoredCa>, StoreError> {
+        ca::ca_material(self, name).await
+    }
+
+    async fn insert_ca_material(&self, ca: &StoredCa) -> Result<bool, StoreError> {
+        ca::insert_ca_material(self, ca).await
+    }
+}
