@@ -55,6 +55,18 @@ macro_rules! conformance {
                 }
             )*
         }
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    // A fresh schema per test; SKIPPED without a test database.
+                    if let Some(f) = crate::support::postgres().await {
+                        super::$name(f.store.clone()).await;
+                    }
+                }
+            )*
+        }
     };
 }
 
@@ -893,6 +905,14 @@ async fn race_point_limit_memory() {
 async fn race_point_limit_sqlite_file() {
     let f = sqlite_file().await;
     race_point_limit(f.store.clone()).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn race_point_limit_postgres() {
+    if let Some(f) = postgres().await {
+        race_point_limit(f.store.clone()).await;
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -244,6 +244,8 @@ async fn fixtures() -> Vec<(&'static str, Fixture)> {
     let mut v = vec![("memory", support::memory())];
     #[cfg(feature = "sqlite")]
     v.push(("sqlite", support::sqlite_memory().await));
+    #[cfg(feature = "postgres")]
+    v.extend(support::postgres().await.map(|f| ("postgres", f)));
     v
 }
 
@@ -253,6 +255,8 @@ async fn race_fixtures() -> Vec<(&'static str, Fixture)> {
     let mut v = vec![("memory", support::memory())];
     #[cfg(feature = "sqlite")]
     v.push(("sqlite-file", support::sqlite_file().await));
+    #[cfg(feature = "postgres")]
+    v.extend(support::postgres().await.map(|f| ("postgres", f)));
     v
 }
 

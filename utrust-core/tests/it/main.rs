@@ -8,6 +8,8 @@ mod conformance;
 #[cfg(feature = "sqlite")]
 mod differential;
 mod engine;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod support;

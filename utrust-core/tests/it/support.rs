@@ -216,10 +216,11 @@ pub fn certificate(app: &Application) -> CertificateRecord {
 // ---------------------------------------------------------------------------
 // Stores.
 
-/// What a test holds on to: the store and whatever must outlive it.
+/// What a test holds on to: the store and whatever must outlive it (a temporary
+/// directory, a PostgreSQL schema dropped after the test).
 pub struct Fixture {
     pub store: Arc<dyn Store>,
-    _dir: Option<tempfile::TempDir>,
+    _dir: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 pub fn memory() -> Fixture {
@@ -245,6 +246,118 @@ pub async fn sqlite_file() -> Fixture {
         .unwrap();
     Fixture {
         store: Arc::new(store),
-        _dir: Some(dir),
+        _dir: Some(Box::new(dir)),
     }
+}
+
+// ---------------------------------------------------------------------------
+// PostgreSQL: a fresh schema per test in the database named by
+// `UTRUST_TEST_DATABASE_URL` (scripts/test creates a throwaway one).
+
+/// The test database, or `None` (printing SKIPPED) when it is not configured.
+/// Under `CI=true` a missing database fails the test.
+#[cfg(feature = "postgres")]
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("UTRUST_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but UTRUST_TEST_DATABASE_URL is unset: the PostgreSQL store must be tested \
+                 (run scripts/test, which creates a throwaway database)"
+            );
+            eprintln!("SKIPPED: UTRUST_TEST_DATABASE_URL is unset; PostgreSQL store not tested");
+            None
+        }
+    }
+}
+
+/// A schema created for one test and dropped (with everything in it) when the
+/// guard is dropped.
+#[cfg(feature = "postgres")]
+pub struct PgSchema {
+    base_url: String,
+    name: String,
+}
+
+#[cfg(feature = "postgres")]
+impl PgSchema {
+    /// Creates `t_<unique>` in the test database.
+    pub async fn create(base_url: &str) -> Self {
+        use sqlx::Connection;
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let name = format!(
+            "t_{}_{}_{:x}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed),
+            nanos & 0xffff_ffff
+        );
+        let mut conn = sqlx::PgConnection::connect(base_url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.ok();
+        Self {
+            base_url: base_url.to_owned(),
+            name,
+        }
+    }
+
+    /// The test database URL with this schema as the only `search_path` entry.
+    pub fn url(&self) -> String {
+        let sep = if self.base_url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options[search_path]={}", self.base_url, self.name)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        // Drop may run inside a runtime: do the async work on a thread of its own.
+        let (url, name) = (self.base_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {name} CASCADE"
+                )))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
+                conn.close().await.ok();
+                Ok::<_, String>(())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) | Err(e) = dropped.map_err(|_| "panicked".to_string()) {
+            eprintln!("could not drop test schema {}: {e}", self.name);
+        }
+    }
+}
+
+/// A fresh PostgreSQL store in a schema of its own, or `None` when no test
+/// database is configured (see [`postgres_url`]).
+#[cfg(feature = "postgres")]
+pub async fn postgres() -> Option<Fixture> {
+    let base = postgres_url()?;
+    let schema = PgSchema::create(&base).await;
+    let store = utrust_core::store::PgStore::connect(&schema.url())
+        .await
+        .unwrap();
+    Some(Fixture {
+        store: Arc::new(store),
+        _dir: Some(Box::new(schema)),
+    })
 }
