@@ -7,6 +7,7 @@ use crate::domain::identifiers::IdentifierError;
 use crate::domain::lifecycle::TransitionError;
 use crate::domain::quota::QuotaError;
 use crate::domain::request::RequestMismatch;
+use crate::domain::revocation::CertificateTransitionError;
 use crate::ports::{CaError, CsrRejection, StoreError};
 
 /// What went wrong in a use case.
@@ -35,6 +36,9 @@ pub enum Error {
     /// The state machine refuses the event.
     #[error(transparent)]
     Transition(#[from] TransitionError),
+    /// The certificate's state machine refuses the event.
+    #[error(transparent)]
+    CertificateTransition(#[from] CertificateTransitionError),
     /// A quota refused the change.
     #[error(transparent)]
     Quota(#[from] QuotaError),
@@ -70,7 +74,7 @@ impl Error {
             Self::Invalid { .. } => "invalid_field",
             Self::NotFound { .. } => "not_found",
             Self::PointUnavailable(_) => "point_unavailable",
-            Self::Transition(_) => "invalid_transition",
+            Self::Transition(_) | Self::CertificateTransition(_) => "invalid_transition",
             Self::Quota(QuotaError::Exhausted { .. }) => "quota_exhausted",
             Self::Quota(QuotaError::BelowUsage { .. }) => "quota_below_usage",
             Self::Quota(_) => "invalid_field",
@@ -121,7 +125,9 @@ impl From<StoreError> for Error {
         match e {
             StoreError::Duplicate { entity, field } => Self::Duplicate { entity, field },
             StoreError::NotFound { entity, id } => Self::NotFound { entity, id },
-            StoreError::VersionConflict { .. } | StoreError::ReservationGone(_) => Self::Conflict,
+            StoreError::VersionConflict { .. }
+            | StoreError::CertificateVersionConflict { .. }
+            | StoreError::ReservationGone(_) => Self::Conflict,
             StoreError::Quota(q) => Self::Quota(q),
             other => Self::Storage(other.to_string()),
         }

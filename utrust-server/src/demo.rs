@@ -15,10 +15,12 @@ use utrust_core::NewApplication;
 use utrust_core::domain::agents::{Branch, IssuingPoint, Organization, PointParent};
 use utrust_core::domain::application::{Account, Actor, Address, CertificateOwner, Passport};
 use utrust_core::domain::catalog::{ApplicantKind, OidSet, Product, Service};
+use utrust_core::domain::certificate::SerialNumber;
 use utrust_core::domain::identifiers::{
     AnyInn, Email, Inn, InnLe, Kpp, Ogrn, Ogrnip, Oid, PassportRf, RegionCode, Snils,
 };
 use utrust_core::domain::quota::{Allotment, Quota};
+use utrust_core::domain::revocation::RevocationReason;
 use utrust_pki::{SoftwareKey, build_request, to_pem};
 
 use crate::bootstrap::embedded_engine;
@@ -64,6 +66,8 @@ pub struct DemoCertificate {
     pub application_id: String,
     /// Final application status.
     pub status: String,
+    /// Certificate status at the end of the demo.
+    pub certificate_status: String,
     /// Serial (hex).
     pub serial: String,
     /// Subject text.
@@ -85,10 +89,74 @@ pub struct DemoSummary {
     pub requests: Vec<PathBuf>,
     /// The SQLite database.
     pub database: PathBuf,
+    /// The CRL published last (PEM file).
+    pub crl: PathBuf,
+    /// Its CRL number.
+    pub crl_number: u64,
+    /// Serials of the certificates each lifecycle step acted on.
+    pub lifecycle: DemoLifecycle,
     /// Details per application.
     pub issued: Vec<DemoCertificate>,
     /// The point's counters after the run.
     pub point: DemoPoint,
+}
+
+/// What the demo did after issuance.
+#[derive(Debug, Serialize)]
+pub struct DemoLifecycle {
+    /// Renewed, then revoked as superseded.
+    pub renewed: String,
+    /// The certificate issued by the renewal.
+    pub renewal: String,
+    /// Suspended and resumed: valid again.
+    pub resumed: String,
+    /// Revoked (keyCompromise).
+    pub revoked: String,
+    /// Left on hold (certificateHold).
+    pub suspended: String,
+}
+
+/// Where the demo writes requests and certificates.
+struct Files {
+    requests: PathBuf,
+    certificates: PathBuf,
+}
+
+/// Builds the CSR of an application from its template with a fresh key, attaches
+/// it, issues, and writes both as PEM files named after `label`.
+async fn complete(
+    engine: &utrust_core::Engine,
+    id: utrust_core::domain::ids::ApplicationId,
+    label: &str,
+    files: &Files,
+) -> Result<DemoCertificate, DemoError> {
+    let admin = Actor::Admin("demo".into());
+    let template = engine.request_template(id).await?;
+    let key = SoftwareKey::generate(template.key_algorithm)?;
+    let csr = build_request(&template, &key)?;
+    let csr_path = files.requests.join(format!("{label}.csr.pem"));
+    std::fs::write(&csr_path, to_pem("CERTIFICATE REQUEST", &csr)).map_err(io(&csr_path))?;
+    engine.attach_csr(id, &csr, admin.clone()).await?;
+    let cert = engine.issue(id, admin).await?;
+    let path = files
+        .certificates
+        .join(format!("{label}-{}.pem", cert.serial));
+    std::fs::write(&path, to_pem("CERTIFICATE", &cert.der)).map_err(io(&path))?;
+    let app = engine.application(id).await?;
+    Ok(DemoCertificate {
+        applicant_kind: app.applicant_kind().as_str().into(),
+        application_id: id.to_string(),
+        status: app.status.to_string(),
+        certificate_status: "valid".into(),
+        serial: cert.serial.to_string(),
+        subject: cert.subject,
+        path,
+        request: csr_path,
+    })
+}
+
+fn serial_of(c: &DemoCertificate) -> Result<SerialNumber, DemoError> {
+    Ok(SerialNumber::parse(&c.serial)?)
 }
 
 /// Counters of the demo point.
@@ -220,6 +288,8 @@ pub async fn run(dir: &Path) -> Result<DemoSummary, DemoError> {
     let point = engine.create_point(point).await?;
 
     let mut service = Service::new("Выпуск КЭП");
+    service.renewal_reminders = true;
+    service.revoke_superseded_on_renewal = true;
     service.products = vec![kep.id, etp.id];
     service.points = vec![point.id];
     let service = engine.create_service(service).await?;
@@ -281,6 +351,10 @@ pub async fn run(dir: &Path) -> Result<DemoSummary, DemoError> {
     for d in [&requests_dir, &certs_dir] {
         std::fs::create_dir_all(d).map_err(io(d))?;
     }
+    let files = Files {
+        requests: requests_dir,
+        certificates: certs_dir,
+    };
     let mut issued = Vec::new();
     for (kind, account, owner, street) in applicants {
         let app = engine
@@ -297,26 +371,65 @@ pub async fn run(dir: &Path) -> Result<DemoSummary, DemoError> {
                 admin.clone(),
             )
             .await?;
-        let template = engine.request_template(app.id).await?;
-        let key = SoftwareKey::generate(template.key_algorithm)?;
-        let csr = build_request(&template, &key)?;
-        let csr_path = requests_dir.join(format!("{}.csr.pem", kind.as_str()));
-        std::fs::write(&csr_path, to_pem("CERTIFICATE REQUEST", &csr)).map_err(io(&csr_path))?;
-        engine.attach_csr(app.id, &csr, admin.clone()).await?;
-        let cert = engine.issue(app.id, admin.clone()).await?;
-        let path = certs_dir.join(format!("{}-{}.pem", kind.as_str(), cert.serial));
-        std::fs::write(&path, to_pem("CERTIFICATE", &cert.der)).map_err(io(&path))?;
-        let status = engine.application(app.id).await?.status;
-        issued.push(DemoCertificate {
-            applicant_kind: kind.as_str().into(),
-            application_id: app.id.to_string(),
-            status: status.to_string(),
-            serial: cert.serial.to_string(),
-            subject: cert.subject,
-            path,
-            request: csr_path,
-        });
+        issued.push(complete(&engine, app.id, kind.as_str(), &files).await?);
     }
+
+    // After issuance: renew the individual's certificate (the service revokes the
+    // renewed one as superseded), suspend and resume the sole proprietor's, revoke
+    // the legal entity's, and put a second individual's certificate on hold.
+    let renewal = engine.renew(&serial_of(&issued[0])?, admin.clone()).await?;
+    let renewed = complete(&engine, renewal.id, "individual-renewed", &files).await?;
+    let sole_proprietor = serial_of(&issued[1])?;
+    engine.suspend(&sole_proprietor, admin.clone()).await?;
+    engine.resume(&sole_proprietor, admin.clone()).await?;
+    let legal_entity = serial_of(&issued[2])?;
+    engine
+        .revoke(
+            &legal_entity,
+            RevocationReason::KeyCompromise,
+            admin.clone(),
+        )
+        .await?;
+    let second = engine
+        .submit(
+            NewApplication {
+                service_id: service.id,
+                point_id: point.id,
+                products: vec![kep.id],
+                account: Account::Individual,
+                owner: owner(
+                    "Кузнецова",
+                    "Мария",
+                    "Павловна",
+                    "64270954807",
+                    "770100000142",
+                    "kuznetsova@example.ru",
+                    None,
+                )?,
+                address: moscow("ул. Пушкина, д. 2")?,
+                renewal_notice: false,
+            },
+            admin.clone(),
+        )
+        .await?;
+    let held = complete(&engine, second.id, "individual-held", &files).await?;
+    engine.suspend(&serial_of(&held)?, admin.clone()).await?;
+    let lifecycle = DemoLifecycle {
+        renewed: serial_of(&issued[0])?.to_string(),
+        renewal: renewed.serial.clone(),
+        resumed: sole_proprietor.to_string(),
+        revoked: legal_entity.to_string(),
+        suspended: held.serial.clone(),
+    };
+    issued.push(renewed);
+    issued.push(held);
+    for c in &mut issued {
+        let serial = serial_of(c)?;
+        c.certificate_status = engine.certificate(&serial).await?.status.name().into();
+    }
+    let crl = engine.publish_crl().await?;
+    let crl_path = dir.join("crl.pem");
+    std::fs::write(&crl_path, to_pem("X509 CRL", &crl.der)).map_err(io(&crl_path))?;
 
     let ca_path = dir.join("ca.pem");
     std::fs::write(
@@ -330,6 +443,9 @@ pub async fn run(dir: &Path) -> Result<DemoSummary, DemoError> {
         certificates: issued.iter().map(|c| c.path.clone()).collect(),
         requests: issued.iter().map(|c| c.request.clone()).collect(),
         database: data.database(),
+        crl: crl_path,
+        crl_number: crl.number,
+        lifecycle,
         issued,
         point: DemoPoint {
             id: p.id.to_string(),
@@ -346,14 +462,16 @@ pub fn print_human(s: &DemoSummary) {
     println!("  CA certificate: {}", s.ca_certificate.display());
     for c in &s.issued {
         println!(
-            "  {:<16} serial {}  {}\n  {:<16} {}",
+            "  {:<16} {:<10} serial {}  {}\n  {:<27} {}",
             c.applicant_kind,
+            c.certificate_status,
             c.serial,
             c.path.display(),
             "",
             c.subject
         );
     }
+    println!("  CRL #{}: {}", s.crl_number, s.crl.display());
     println!(
         "  point: limit {}, issued {}, remaining {}",
         s.point.limit,
@@ -363,10 +481,8 @@ pub fn print_human(s: &DemoSummary) {
             .map_or("unlimited".to_owned(), |r| r.to_string())
     );
     println!(
-        "  check: openssl verify -CAfile {} {}/certificates/*.pem",
+        "  check: openssl verify -crl_check -CAfile {} -CRLfile {} CERT.pem",
         s.ca_certificate.display(),
-        s.ca_certificate
-            .parent()
-            .map_or_else(String::new, |p| p.display().to_string())
+        s.crl.display()
     );
 }

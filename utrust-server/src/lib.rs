@@ -9,6 +9,8 @@
 
 pub mod bootstrap;
 pub mod demo;
+pub mod maintenance;
+pub mod notify;
 
 mod api;
 

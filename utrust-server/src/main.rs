@@ -11,7 +11,9 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use utrust_pki::OsRandom;
-use utrust_server::bootstrap::embedded_engine;
+use utrust_server::bootstrap::{self, Database, EngineConfig};
+use utrust_server::maintenance::{self, Maintenance};
+use utrust_server::notify::{LogNotifier, SmtpNotifier};
 use utrust_server::{AppState, demo, router};
 
 /// utrust: certificate-lifecycle engine — reference server.
@@ -28,14 +30,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the HTTP API.
-    Serve {
-        /// Data directory (SQLite database, local CA).
-        #[arg(long, env = "UTRUST_DATA_DIR", default_value = "./utrust-data")]
-        data_dir: PathBuf,
-        /// Address to listen on.
-        #[arg(long, env = "UTRUST_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-    },
+    Serve(ServeArgs),
     /// Run the whole core flow in-process and write the CA, requests and
     /// certificates as PEM files.
     Demo {
@@ -51,7 +46,86 @@ enum Command {
         /// Data directory.
         #[arg(long, env = "UTRUST_DATA_DIR", default_value = "./utrust-data")]
         data_dir: PathBuf,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Data directory (SQLite database, local CA).
+    #[arg(long, env = "UTRUST_DATA_DIR", default_value = "./utrust-data")]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "UTRUST_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// SMTP server for notifications, e.g. `smtp://127.0.0.1:2525` or
+    /// `smtps://user:password@mail.example.ru`; without it notifications are logged.
+    #[arg(long, env = "UTRUST_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// Sender address of notifications.
+    #[arg(
+        long,
+        env = "UTRUST_SMTP_FROM",
+        default_value = "utrust <noreply@localhost>"
+    )]
+    smtp_from: String,
+    /// Renewal reminder windows, in days before expiry (comma-separated).
+    #[arg(
+        long,
+        env = "UTRUST_REMINDER_DAYS",
+        value_delimiter = ',',
+        default_value = "30,7"
+    )]
+    reminder_days: Vec<u32>,
+    /// Seconds between maintenance runs (reservation sweep, expiry, CRL, reminders).
+    #[arg(long, env = "UTRUST_MAINTENANCE_INTERVAL", default_value_t = 60)]
+    maintenance_interval: u64,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, clap::Args)]
+struct DatabaseArgs {
+    /// PostgreSQL URL (`postgres://user:pass@host/db`); several servers may share
+    /// it. Default: SQLite in the data directory.
+    #[arg(long, env = "UTRUST_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Key that encrypts the CA's private key stored in the database: 64 hex
+    /// digits or base64 of 32 bytes. Required with PostgreSQL; every server on
+    /// the database needs the same key.
+    #[arg(long, env = "UTRUST_CA_KEY_ENCRYPTION_KEY", hide_env_values = true)]
+    ca_key_encryption_key: Option<String>,
+}
+
+impl DatabaseArgs {
+    fn config(
+        &self,
+        data_dir: &std::path::Path,
+    ) -> Result<EngineConfig, Box<dyn std::error::Error>> {
+        let database = match &self.database_url {
+            None => Database::Sqlite,
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Database::Postgres(url.clone())
+            }
+            Some(_) => {
+                return Err(
+                    "--database-url must be a postgres:// URL (SQLite is the default)".into(),
+                );
+            }
+        };
+        let ca_key_encryption_key = self
+            .ca_key_encryption_key
+            .as_deref()
+            .map(utrust_pki::parse_key_encryption_key)
+            .transpose()?;
+        Ok(EngineConfig {
+            data_dir: data_dir.to_owned(),
+            database,
+            ca_key_encryption_key,
+        })
+    }
 }
 
 fn init_logging(json: bool) {
@@ -85,8 +159,29 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn serve(data_dir: PathBuf, listen: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
-    let (engine, _) = embedded_engine(&data_dir).await?;
+async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let ServeArgs {
+        data_dir,
+        listen,
+        database,
+        smtp_url,
+        smtp_from,
+        reminder_days,
+        maintenance_interval,
+    } = args;
+    let engine = bootstrap::engine(&database.config(&data_dir)?).await?;
+    let notifier: Arc<dyn utrust_core::ports::Notifier> = match &smtp_url {
+        Some(url) => Arc::new(SmtpNotifier::new(url, &smtp_from)?),
+        None => Arc::new(LogNotifier),
+    };
+    let engine = engine.with_notifier(notifier);
+    let maintenance = tokio::spawn(maintenance::run_forever(
+        engine.clone(),
+        Maintenance {
+            interval: std::time::Duration::from_secs(maintenance_interval.max(1)),
+            reminder_days,
+        },
+    ));
     let token = match std::env::var("UTRUST_ADMIN_TOKEN") {
         Ok(t) if t.len() >= 16 => t,
         Ok(_) => return Err("UTRUST_ADMIN_TOKEN must be at least 16 characters".into()),
@@ -106,12 +201,13 @@ async fn serve(data_dir: PathBuf, listen: SocketAddr) -> Result<(), Box<dyn std:
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    maintenance.abort();
     Ok(())
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
-        Command::Serve { data_dir, listen } => serve(data_dir, listen).await,
+        Command::Serve(args) => serve(args).await,
         Command::Demo { data_dir, json } => {
             let summary = demo::run(&data_dir).await?;
             if json {
@@ -121,13 +217,16 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             Ok(())
         }
-        Command::Migrate { data_dir } => {
-            std::fs::create_dir_all(&data_dir)?;
-            utrust_core::store::SqliteStore::open(&data_dir.join("utrust.db")).await?;
-            println!(
-                "database at {} is up to date",
-                data_dir.join("utrust.db").display()
-            );
+        Command::Migrate { data_dir, database } => {
+            let config = database.config(&data_dir)?;
+            bootstrap::open_store(&config).await?;
+            match config.database {
+                Database::Sqlite => println!(
+                    "database at {} is up to date",
+                    data_dir.join("utrust.db").display()
+                ),
+                Database::Postgres(_) => println!("PostgreSQL database is up to date"),
+            }
             Ok(())
         }
     }

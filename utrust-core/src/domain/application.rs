@@ -207,6 +207,9 @@ pub struct Application {
     pub csr_der: Option<Vec<u8>>,
     /// Serial of the issued certificate.
     pub certificate_serial: Option<SerialNumber>,
+    /// The certificate this application renews, if it is a renewal.
+    #[serde(default)]
+    pub renews: Option<SerialNumber>,
     /// Reason of cancellation or rejection.
     pub reason: Option<String>,
     /// Created.

@@ -349,6 +349,10 @@ pub struct Service {
     pub approval_required: bool,
     /// Validity of issued certificates, in days.
     pub validity_days: u32,
+    /// On renewal, revoke the renewed certificate as `superseded` once the new one
+    /// is issued (otherwise it stays valid until it expires).
+    #[serde(default)]
+    pub revoke_superseded_on_renewal: bool,
 }
 
 impl core::fmt::Display for KeyAlgorithm {
@@ -427,6 +431,7 @@ impl Service {
             crypto_class: CryptoClass::KC1,
             approval_required: false,
             validity_days: 365,
+            revoke_superseded_on_renewal: false,
         }
     }
 }

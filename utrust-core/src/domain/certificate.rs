@@ -112,19 +112,7 @@ impl fmt::Display for SerialNumber {
     }
 }
 
-/// Status of an issued certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CertificateStatus {
-    /// In force.
-    Valid,
-    /// On hold (certificateHold).
-    Suspended,
-    /// Revoked.
-    Revoked,
-    /// Past notAfter.
-    Expired,
-}
+pub use super::revocation::CertificateStatus;
 
 /// An issued certificate with its links to the application.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +137,9 @@ pub struct CertificateRecord {
     pub not_after: OffsetDateTime,
     /// Status.
     pub status: CertificateStatus,
+    /// Optimistic-concurrency version; bumped by every stored status change.
+    #[serde(default = "first_version")]
+    pub version: u64,
     /// The certificate, DER.
     pub der: Vec<u8>,
 }
@@ -164,4 +155,8 @@ pub struct IssuedCertificate {
     pub not_before: OffsetDateTime,
     /// End of validity.
     pub not_after: OffsetDateTime,
+}
+
+fn first_version() -> u64 {
+    1
 }

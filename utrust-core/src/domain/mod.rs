@@ -10,4 +10,5 @@ pub mod ids;
 pub mod lifecycle;
 pub mod quota;
 pub mod request;
+pub mod revocation;
 pub mod template;

@@ -7,6 +7,7 @@ use crate::domain::application::{
     Account, Actor, Address, Application, CertificateOwner, HistoryEntry,
 };
 use crate::domain::catalog::{ApplicantKind, Product};
+use crate::domain::certificate::SerialNumber;
 use crate::domain::ids::{ApplicationId, PointId, ProductId, ServiceId};
 use crate::domain::lifecycle::{ApplicationEvent, ApplicationStatus, StepPlan};
 use crate::domain::quota::Allotment;
@@ -41,6 +42,16 @@ impl Engine {
     /// # Errors
     /// [`Error::Invalid`] naming the field at fault, [`Error::PointUnavailable`].
     pub async fn submit(&self, new: NewApplication, actor: Actor) -> Result<Application> {
+        self.create_application(new, None, actor).await
+    }
+
+    /// [`Engine::submit`], recording the certificate the application renews.
+    pub(super) async fn create_application(
+        &self,
+        new: NewApplication,
+        renews: Option<SerialNumber>,
+        actor: Actor,
+    ) -> Result<Application> {
         let service = self
             .store
             .service(new.service_id)
@@ -137,6 +148,7 @@ impl Engine {
             renewal_notice: new.renewal_notice,
             csr_der: None,
             certificate_serial: None,
+            renews,
             reason: None,
             created_at: now,
             updated_at: now,

@@ -77,6 +77,7 @@ impl Engine {
                     not_before: issued.not_before,
                     not_after: issued.not_after,
                     status: CertificateStatus::Valid,
+                    version: 1,
                     der: issued.der,
                 };
                 app.version += 1;
@@ -90,6 +91,9 @@ impl Engine {
                 self.store
                     .complete_issuance(&app, &entry, reservation.id, &record)
                     .await?;
+                if let (Some(renewed), true) = (&app.renews, service.revoke_superseded_on_renewal) {
+                    self.supersede(renewed, &record.serial).await;
+                }
                 Ok(record)
             }
             Err(ca_error) => {

@@ -9,6 +9,9 @@
 //!        ──► CertificateAuthority::issue
 //!        ──► Store::complete_issuance (commit quotas, certificate, Issued)
 //!            or Store::abort_issuance (release quotas, ReadyToIssue | Rejected)
+//!  suspend / resume / revoke ──► Store::update_certificate ──► publish_crl
+//!  renew ──► a new application (same owner, products, point) ──► … ──► issue
+//!        ──► the renewed certificate revoked as superseded (if the service says so)
 //! ```
 //!
 //! The engine holds its ports as `Arc<dyn Port>`; it reads the clock and
@@ -16,7 +19,9 @@
 
 mod agents;
 mod applications;
+mod certificates;
 mod issuance;
+mod recovery;
 
 use std::sync::Arc;
 
@@ -25,7 +30,10 @@ pub use applications::NewApplication;
 use crate::domain::application::Application;
 use crate::domain::ids::ApplicationId;
 use crate::error::{Error, Result};
-use crate::ports::{CertificateAuthority, Clock, Random, RequestInspector, Store, SystemClock};
+use crate::ports::{
+    CertificateAuthority, Clock, Notifier, NullNotifier, Random, RequestInspector, Store,
+    SystemClock,
+};
 
 /// The lifecycle engine.
 #[derive(Clone)]
@@ -35,7 +43,9 @@ pub struct Engine {
     inspector: Arc<dyn RequestInspector>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
+    notifier: Arc<dyn Notifier>,
     reservation_ttl: time::Duration,
+    crl_validity: time::Duration,
 }
 
 impl core::fmt::Debug for Engine {
@@ -58,7 +68,9 @@ impl Engine {
             inspector,
             clock: Arc::new(SystemClock),
             random,
+            notifier: Arc::new(NullNotifier),
             reservation_ttl: time::Duration::minutes(10),
+            crl_validity: time::Duration::days(1),
         }
     }
 
@@ -66,6 +78,20 @@ impl Engine {
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Replaces the notifier (renewal reminders, notices).
+    #[must_use]
+    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    /// How long a published CRL is valid (its nextUpdate − thisUpdate).
+    #[must_use]
+    pub fn with_crl_validity(mut self, validity: time::Duration) -> Self {
+        self.crl_validity = validity;
         self
     }
 

@@ -4,8 +4,9 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::domain::certificate::IssuedCertificate;
+use crate::domain::certificate::{IssuedCertificate, SerialNumber};
 use crate::domain::request::{InspectedRequest, RequestedExtensions, SubjectAttribute};
+use crate::domain::revocation::RevocationReason;
 
 /// Everything the CA needs to issue one certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +35,35 @@ pub enum CaError {
     Unavailable(String),
 }
 
+/// One entry of a CRL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlEntry {
+    /// Serial of the revoked or suspended certificate.
+    pub serial: SerialNumber,
+    /// When it was revoked or put on hold.
+    pub revoked_at: OffsetDateTime,
+    /// The reason (`certificateHold` for a suspension).
+    pub reason: RevocationReason,
+}
+
+/// What a CRL must contain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlRequest {
+    /// CRL number (increasing).
+    pub number: u64,
+    /// thisUpdate.
+    pub this_update: OffsetDateTime,
+    /// nextUpdate.
+    pub next_update: OffsetDateTime,
+    /// Revoked and suspended certificates.
+    pub entries: Vec<CrlEntry>,
+}
+
 /// A certification authority that issues certificates from verified requests.
+///
+/// The registration office's store is the registry of certificate status; the
+/// CA signs certificates and CRLs. A CA with its own registry (a remote CA) is
+/// also told of every status change through [`CertificateAuthority::status_changed`].
 #[async_trait]
 pub trait CertificateAuthority: Send + Sync {
     /// Issues a certificate. The CA chooses a unique serial.
@@ -45,6 +74,34 @@ pub trait CertificateAuthority: Send + Sync {
 
     /// The CA's own certificate, DER.
     fn ca_certificate_der(&self) -> Vec<u8>;
+
+    /// Signs a CRL.
+    ///
+    /// # Errors
+    /// [`CaError::Unavailable`]; the default answers that this CA does not
+    /// publish CRLs through the registration office (a remote CA publishes its own).
+    async fn sign_crl(&self, request: CrlRequest) -> Result<Vec<u8>, CaError> {
+        let _ = request;
+        Err(CaError::Unavailable(
+            "this CA does not sign CRLs for the registration office".into(),
+        ))
+    }
+
+    /// Tells the CA that a certificate was revoked (`Some(reason)`, hold included)
+    /// or its hold lifted (`None`). The default does nothing: a CA whose CRLs the
+    /// office signs from its own registry needs no notice.
+    ///
+    /// # Errors
+    /// [`CaError`] when the CA refuses or cannot be reached; the status change is
+    /// then not stored.
+    async fn status_changed(
+        &self,
+        serial: &SerialNumber,
+        reason: Option<RevocationReason>,
+    ) -> Result<(), CaError> {
+        let _ = (serial, reason);
+        Ok(())
+    }
 }
 
 /// Why a received certificate request was rejected before comparing it with the

@@ -9,9 +9,12 @@ pub mod runtime;
 pub mod store;
 pub mod token;
 
-pub use ca::{CaError, CertificateAuthority, CsrRejection, IssueRequest, RequestInspector};
+pub use ca::{
+    CaError, CertificateAuthority, CrlEntry, CrlRequest, CsrRejection, IssueRequest,
+    RequestInspector,
+};
 pub use identity::{CheckResult, CheckSubject, CheckTicket, IdentityVerifier, VerifierError};
 pub use notifier::{Notification, Notifier, NotifyError, NullNotifier};
 pub use runtime::{Clock, ManualClock, Random, SeededRandom, SystemClock};
-pub use store::{Store, StoreError};
+pub use store::{PublishedCrl, Store, StoreError, StoredCa};
 pub use token::{TokenError, TokenInfo, TokenProvider};

@@ -10,6 +10,7 @@
 //! in the engine), so they are exact under concurrency.
 
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 use crate::domain::agents::{Branch, IssuingPoint, Organization};
 use crate::domain::application::{Application, HistoryEntry};
@@ -19,6 +20,34 @@ use crate::domain::ids::{
     ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId,
 };
 use crate::domain::quota::{Allotment, QuotaError, Reservation};
+use crate::domain::revocation::CertificateHistoryEntry;
+
+/// A published certificate revocation list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedCrl {
+    /// CRL number (1, 2, …; unique and increasing across server processes).
+    pub number: u64,
+    /// thisUpdate.
+    pub this_update: OffsetDateTime,
+    /// nextUpdate.
+    pub next_update: OffsetDateTime,
+    /// The CRL, DER.
+    pub der: Vec<u8>,
+}
+
+/// A CA's certificate and its private key, encrypted, as shared by every server
+/// process on one database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCa {
+    /// Name of the CA (`default` for the embedded local CA).
+    pub name: String,
+    /// The CA certificate, DER.
+    pub certificate_der: Vec<u8>,
+    /// The private key, encrypted (never stored in clear).
+    pub encrypted_key: Vec<u8>,
+    /// How the key is encrypted (e.g. `aes-256-gcm`), so it can be rotated.
+    pub key_encryption: String,
+}
 
 /// Store failures.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +74,13 @@ pub enum StoreError {
     VersionConflict {
         /// The application.
         id: ApplicationId,
+    },
+    /// Someone else changed the certificate first (its stored `version` is not
+    /// exactly one less than the one written).
+    #[error("certificate {serial} was changed concurrently")]
+    CertificateVersionConflict {
+        /// The certificate.
+        serial: SerialNumber,
     },
     /// A quota refused the change.
     #[error(transparent)]
@@ -165,4 +201,64 @@ pub trait Store: Send + Sync {
         &self,
         point: PointId,
     ) -> Result<(u32, Vec<(ProductId, u32)>), StoreError>;
+
+    /// Writes a certificate's new status with its history entry. The record's
+    /// `version` is the new version; the stored one must be exactly one less.
+    async fn update_certificate(
+        &self,
+        certificate: &CertificateRecord,
+        entry: &CertificateHistoryEntry,
+    ) -> Result<(), StoreError>;
+    /// The status history of a certificate, oldest first.
+    async fn certificate_history(
+        &self,
+        serial: &SerialNumber,
+    ) -> Result<Vec<CertificateHistoryEntry>, StoreError>;
+    /// Certificates that belong on the CRL (revoked or suspended), by serial.
+    async fn revoked_certificates(&self) -> Result<Vec<CertificateRecord>, StoreError>;
+    /// Valid certificates whose notAfter is in `(from, to]`, by notAfter.
+    async fn certificates_expiring(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<CertificateRecord>, StoreError>;
+    /// Valid or suspended certificates whose notAfter is at or before `at`.
+    async fn certificates_past_validity(
+        &self,
+        at: OffsetDateTime,
+    ) -> Result<Vec<CertificateRecord>, StoreError>;
+    /// Claims the expiry reminder of `serial` for `window`: `true` if this call
+    /// claimed it, `false` if it was claimed before (one per certificate per
+    /// window, across processes).
+    async fn claim_reminder(
+        &self,
+        serial: &SerialNumber,
+        window: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Gives a claimed reminder back (its delivery failed).
+    async fn release_reminder(&self, serial: &SerialNumber, window: &str)
+    -> Result<(), StoreError>;
+
+    /// Allocates the next CRL number (1, 2, …) atomically.
+    async fn next_crl_number(&self) -> Result<u64, StoreError>;
+    /// Records a published CRL; the latest is the one with the highest number.
+    async fn save_crl(&self, crl: &PublishedCrl) -> Result<(), StoreError>;
+    /// The CRL with the highest number.
+    async fn latest_crl(&self) -> Result<Option<PublishedCrl>, StoreError>;
+
+    /// Reservations that lapsed (`expires_at <= now`), oldest first, at most
+    /// `limit`; the recovery sweep releases them with
+    /// [`Store::abort_issuance`].
+    async fn expired_reservations(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Reservation>, StoreError>;
+
+    /// The stored CA named `name`.
+    async fn ca_material(&self, name: &str) -> Result<Option<StoredCa>, StoreError>;
+    /// Stores a CA unless one with that name exists; `false` if another process
+    /// stored one first (the caller then loads that one).
+    async fn insert_ca_material(&self, ca: &StoredCa) -> Result<bool, StoreError>;
 }

@@ -8,15 +8,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use utrust_core::NewApplication;
 use utrust_core::domain::application::Actor;
-use utrust_core::domain::certificate::{CertificateRecord, SerialNumber};
+use utrust_core::domain::certificate::CertificateRecord;
 use utrust_core::domain::ids::{ApplicationId, PointId, ProductId, ServiceId};
 
 use super::catalog::{body_id, path_id};
-use super::json::{ApiJson, bytes_rejection};
+use super::json::{ApiJson, bytes_rejection, parse_optional_body};
 use super::wire::{self, ApplicationOut, IssuedOut, TemplateOut};
 use super::{ApiError, AppState};
 
-fn admin() -> Actor {
+pub(super) fn admin() -> Actor {
     Actor::Admin("bootstrap".into())
 }
 
@@ -107,13 +107,7 @@ pub async fn attach_csr(
 }
 
 async fn with_reason(body: Result<Bytes, BytesRejection>) -> Result<Option<String>, ApiError> {
-    let body = body.map_err(|r| bytes_rejection(&r))?;
-    if body.is_empty() {
-        return Ok(None);
-    }
-    let r: wire::ReasonIn = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.to_string()))?;
-    Ok(Some(r.reason))
+    Ok(parse_optional_body::<wire::ReasonIn>(body)?.map(|r| r.reason))
 }
 
 pub async fn approve(
@@ -188,31 +182,4 @@ pub async fn certificate(
     let id = path_id::<ApplicationId>(&id, "application")?;
     let cert = st.engine.certificate_of(id).await?;
     Ok(pem_response("CERTIFICATE", &cert.der))
-}
-
-pub async fn certificate_by_serial(
-    State(st): State<AppState>,
-    Path(serial): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let serial = SerialNumber::parse(&serial).map_err(|_| ApiError::not_found("certificate"))?;
-    let c = st.engine.certificate(&serial).await?;
-    Ok(Json(serde_json::json!({
-        "serial": c.serial.to_string(),
-        "application_id": c.application_id.to_string(),
-        "point_id": c.point_id.to_string(),
-        "status": match c.status {
-            utrust_core::domain::certificate::CertificateStatus::Valid => "valid",
-            utrust_core::domain::certificate::CertificateStatus::Suspended => "suspended",
-            utrust_core::domain::certificate::CertificateStatus::Revoked => "revoked",
-            utrust_core::domain::certificate::CertificateStatus::Expired => "expired",
-        },
-        "subject": c.subject,
-        "not_before": wire::rfc3339(c.not_before),
-        "not_after": wire::rfc3339(c.not_after),
-        "certificate": utrust_pki::to_pem("CERTIFICATE", &c.der),
-    })))
-}
-
-pub async fn ca_certificate(State(st): State<AppState>) -> Response {
-    pem_response("CERTIFICATE", &st.engine.ca_certificate_der())
 }

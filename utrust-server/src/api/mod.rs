@@ -4,6 +4,7 @@
 mod applications;
 mod auth;
 mod catalog;
+mod certificates;
 mod error;
 mod json;
 mod wire;
@@ -80,11 +81,16 @@ pub fn router(state: AppState) -> Router {
             "/applications/{id}/certificate",
             get(applications::certificate),
         )
+        .route("/certificates/{serial}", get(certificates::get))
+        .route("/certificates/{serial}/revoke", post(certificates::revoke))
         .route(
-            "/certificates/{serial}",
-            get(applications::certificate_by_serial),
+            "/certificates/{serial}/suspend",
+            post(certificates::suspend),
         )
-        .route("/ca/certificate", get(applications::ca_certificate))
+        .route("/certificates/{serial}/resume", post(certificates::resume))
+        .route("/certificates/{serial}/renew", post(certificates::renew))
+        .route("/ca/crl", get(certificates::crl))
+        .route("/ca/certificate", get(certificates::ca_certificate))
         .fallback(not_found)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
