@@ -385,6 +385,7 @@ pub async fn create_service(
         require_documents,
         require_connected_token,
         renewal_reminders,
+        revoke_superseded_on_renewal,
         esia_registration,
         bulk_csv,
         issuance_confirmation,

@@ -254,6 +254,7 @@ pub struct ServiceIn {
     pub require_documents: Option<bool>,
     pub require_connected_token: Option<bool>,
     pub renewal_reminders: Option<bool>,
+    pub revoke_superseded_on_renewal: Option<bool>,
     pub esia_registration: Option<bool>,
     pub bulk_csv: Option<bool>,
     pub issuance_confirmation: Option<bool>,
