@@ -163,6 +163,9 @@ pub enum CertificateEvent {
     },
     /// notAfter passed.
     Expire,
+    /// A renewal is requested: allowed only for a valid certificate, which stays
+    /// valid (the renewal is a new application).
+    Renew,
 }
 
 impl CertificateEvent {
@@ -173,6 +176,7 @@ impl CertificateEvent {
             Self::Resume => "resume",
             Self::Revoke { .. } => "revoke",
             Self::Expire => "expire",
+            Self::Renew => "renew",
         }
     }
 }
@@ -216,6 +220,7 @@ pub fn certificate_transition(
             S::Revoked { reason, at }
         }
         (S::Valid | S::Suspended { .. }, E::Expire) => S::Expired,
+        (S::Valid, E::Renew) => S::Valid,
         _ => return Err(CertificateTransitionError { from, event }),
     };
     Ok(to)
@@ -260,6 +265,7 @@ mod tests {
             CertificateEvent::Suspend,
             CertificateEvent::Resume,
             CertificateEvent::Expire,
+            CertificateEvent::Renew,
         ];
         v.extend(RevocationReason::ALL.map(|reason| CertificateEvent::Revoke { reason }));
         v
@@ -280,8 +286,9 @@ mod tests {
                 }
             }
         }
-        // Valid: suspend, expire, 8 final revocations; Suspended: resume, expire, 8.
-        assert_eq!(allowed, 20);
+        // Valid: suspend, expire, renew, 8 final revocations; Suspended: resume,
+        // expire, 8.
+        assert_eq!(allowed, 21);
     }
 
     #[test]

@@ -126,14 +126,7 @@ impl Engine {
         actor: Actor,
     ) -> Result<crate::domain::application::Application> {
         let cert = self.certificate(serial).await?;
-        if cert.status != CertificateStatus::Valid {
-            return Err(Error::CertificateTransition(CertificateTransitionError {
-                from: cert.status,
-                event: CertificateEvent::Revoke {
-                    reason: RevocationReason::Superseded,
-                },
-            }));
-        }
+        certificate_transition(cert.status, CertificateEvent::Renew, self.clock.now())?;
         let old = self.load_application(cert.application_id).await?;
         let new = NewApplication {
             service_id: old.service_id,
