@@ -8,6 +8,7 @@ mod conformance;
 #[cfg(feature = "sqlite")]
 mod differential;
 mod engine;
+mod lifecycle;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]
