@@ -12,7 +12,7 @@ use crate::common::{skip_or_fail, tool_available};
 const TOKEN: &str = "external-test-token-0123456789";
 
 /// Kills the server when the test ends, also on panic.
-struct Server(Child);
+pub(crate) struct Server(pub(crate) Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -21,7 +21,7 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -29,7 +29,7 @@ fn free_port() -> u16 {
 }
 
 /// `GET /healthz` with a raw HTTP/1.1 request; `Some(body)` on a 200.
-fn healthz(port: u16) -> Option<String> {
+pub(crate) fn healthz(port: u16) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")

@@ -10,5 +10,6 @@ mod csr;
 mod demo_openssl;
 mod external;
 mod flow;
+mod multi_server;
 mod quota;
 mod validation;
