@@ -37,7 +37,11 @@ async fn two_pools_race_one_point_limit() {
     a.insert_organization(&org).await.unwrap();
     let p = product("RACE", true);
     a.insert_product(&p).await.unwrap();
-    let pt = point(org.id, Allotment::Finite(25), &[(p.id, Allotment::Unlimited)]);
+    let pt = point(
+        org.id,
+        Allotment::Finite(25),
+        &[(p.id, Allotment::Unlimited)],
+    );
     a.insert_point(&pt).await.unwrap();
     let svc = service(&[p.id], &[pt.id]);
     a.insert_service(&svc).await.unwrap();
@@ -79,7 +83,13 @@ async fn two_pools_race_one_point_limit() {
     for store in &stores {
         let stored = store.point(pt.id).await.unwrap().unwrap();
         assert_eq!((stored.limit.issued, stored.limit.reserved), (25, 0));
-        assert_eq!((stored.quantities[&p.id].issued, stored.quantities[&p.id].reserved), (25, 0));
+        assert_eq!(
+            (
+                stored.quantities[&p.id].issued,
+                stored.quantities[&p.id].reserved
+            ),
+            (25, 0)
+        );
         assert_eq!(
             store.count_certificates(pt.id).await.unwrap(),
             (25, vec![(p.id, 25)])
@@ -171,7 +181,10 @@ async fn shared_counters_and_claims_across_pools() {
     }
     assert_eq!(winners.len(), 1);
     for store in &stores {
-        assert_eq!(store.ca_material("default").await.unwrap().as_ref(), winners.first());
+        assert_eq!(
+            store.ca_material("default").await.unwrap().as_ref(),
+            winners.first()
+        );
     }
 }
 
@@ -233,8 +246,14 @@ async fn range_bounds_are_exact_below_a_microsecond() {
     let mut cert = certificate(&app);
     cert.not_after = t0() + Duration::nanoseconds(1);
     let e = step(&mut app, S::Issued, E::CaIssued);
-    store.complete_issuance(&app, &e, r.id, &cert).await.unwrap();
-    assert_eq!(store.certificate(&cert.serial).await.unwrap(), Some(cert.clone()));
+    store
+        .complete_issuance(&app, &e, r.id, &cert)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.certificate(&cert.serial).await.unwrap(),
+        Some(cert.clone())
+    );
 
     // not_after = t0 + 1 ns: in (t0, t0 + 1 ns], not in (t0 + 1 ns, …] nor (…, t0].
     let found = store
@@ -242,17 +261,27 @@ async fn range_bounds_are_exact_below_a_microsecond() {
         .await
         .unwrap();
     assert_eq!(found, vec![cert.clone()]);
-    assert!(store
-        .certificates_expiring(t0() + Duration::nanoseconds(1), t0() + Duration::days(1))
-        .await
-        .unwrap()
-        .is_empty());
-    assert!(store
-        .certificates_expiring(t0() - Duration::days(1), t0())
-        .await
-        .unwrap()
-        .is_empty());
-    assert!(store.certificates_past_validity(t0()).await.unwrap().is_empty());
+    assert!(
+        store
+            .certificates_expiring(t0() + Duration::nanoseconds(1), t0() + Duration::days(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .certificates_expiring(t0() - Duration::days(1), t0())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .certificates_past_validity(t0())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         store
             .certificates_past_validity(t0() + Duration::nanoseconds(1))

@@ -310,7 +310,11 @@ impl PgSchema {
 
     /// The test database URL with this schema as the only `search_path` entry.
     pub fn url(&self) -> String {
-        let sep = if self.base_url.contains('?') { '&' } else { '?' };
+        let sep = if self.base_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
         format!("{}{sep}options[search_path]={}", self.base_url, self.name)
     }
 }
