@@ -10,6 +10,7 @@ mod csr;
 mod demo_openssl;
 mod external;
 mod flow;
+mod lifecycle;
 mod multi_server;
 mod quota;
 mod validation;
