@@ -150,7 +150,12 @@ impl HttpVerifier {
             .connect_timeout(config.connect_timeout)
             .build()
             .map_err(|e| ClientError::Build(e.to_string()))?;
-        Ok(Self { client, base, config, requests_sent: Arc::new(AtomicU64::new(0)) })
+        Ok(Self {
+            client,
+            base,
+            config,
+            requests_sent: Arc::new(AtomicU64::new(0)),
+        })
     }
 
     /// The configuration.
@@ -275,9 +280,12 @@ impl IdentityVerifier for HttpVerifier {
             kind,
             subject: WireSubject::from(subject),
         };
-        let resp: SubmitResponse =
-            self.send("submit", || self.client.post(url.clone()).json(&body)).await?;
-        Ok(CheckTicket { request_id: resp.request_id })
+        let resp: SubmitResponse = self
+            .send("submit", || self.client.post(url.clone()).json(&body))
+            .await?;
+        Ok(CheckTicket {
+            request_id: resp.request_id,
+        })
     }
 
     async fn poll(&self, ticket: &CheckTicket) -> Result<Option<CheckResult>, VerifierError> {
@@ -351,16 +359,29 @@ mod tests {
                 .saturating_mul(2u32.pow(n))
                 .min(Duration::from_millis(700));
             let draws: Vec<Duration> = (0..500).map(|_| p.delay(n, &mut rng)).collect();
-            assert!(draws.iter().all(|d| *d <= ceiling), "retry {n}: above {ceiling:?}");
+            assert!(
+                draws.iter().all(|d| *d <= ceiling),
+                "retry {n}: above {ceiling:?}"
+            );
             // Full jitter: the draws spread over the whole range.
-            assert!(draws.iter().any(|d| *d < ceiling / 4), "retry {n}: never low");
-            assert!(draws.iter().any(|d| *d > ceiling * 3 / 4), "retry {n}: never high");
+            assert!(
+                draws.iter().any(|d| *d < ceiling / 4),
+                "retry {n}: never low"
+            );
+            assert!(
+                draws.iter().any(|d| *d > ceiling * 3 / 4),
+                "retry {n}: never high"
+            );
         }
     }
 
     #[test]
     fn zero_delays_and_attempts_are_tolerated() {
-        let p = RetryPolicy { max_attempts: 0, base_delay: Duration::ZERO, max_delay: Duration::ZERO };
+        let p = RetryPolicy {
+            max_attempts: 0,
+            base_delay: Duration::ZERO,
+            max_delay: Duration::ZERO,
+        };
         assert_eq!(p.attempts(), 1);
         assert_eq!(p.delay(3, &mut rand::rng()), Duration::ZERO);
     }
@@ -369,7 +390,10 @@ mod tests {
     fn bad_urls_are_refused() {
         for url in ["", "ftp://x", "mailto:a@b", "not a url"] {
             assert!(
-                matches!(HttpVerifier::new(HttpVerifierConfig::new(url)), Err(ClientError::InvalidUrl { .. })),
+                matches!(
+                    HttpVerifier::new(HttpVerifierConfig::new(url)),
+                    Err(ClientError::InvalidUrl { .. })
+                ),
                 "{url}"
             );
         }
@@ -378,7 +402,10 @@ mod tests {
     #[test]
     fn urls_join_under_the_base_path() -> Result<(), Box<dyn std::error::Error>> {
         let v = HttpVerifier::new(HttpVerifierConfig::new("http://127.0.0.1:9/smev/"))?;
-        assert_eq!(v.url(&["checks", "a/b"])?.as_str(), "http://127.0.0.1:9/smev/checks/a%2Fb");
+        assert_eq!(
+            v.url(&["checks", "a/b"])?.as_str(),
+            "http://127.0.0.1:9/smev/checks/a%2Fb"
+        );
         let v = HttpVerifier::new(HttpVerifierConfig::new("http://127.0.0.1:9"))?;
         assert_eq!(v.url(&["checks"])?.as_str(), "http://127.0.0.1:9/checks");
         Ok(())

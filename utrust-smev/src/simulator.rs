@@ -104,7 +104,11 @@ pub fn expected_outcome(kind: SmevCheckKind, subject: &CheckSubject) -> Option<C
             _ => CheckResult::Valid,
         },
         SmevCheckKind::Snils => {
-            if subject.snils.as_ref().is_some_and(|s| s.as_str().get(6..9) == Some("000")) {
+            if subject
+                .snils
+                .as_ref()
+                .is_some_and(|s| s.as_str().get(6..9) == Some("000"))
+            {
                 CheckResult::NotFound
             } else if subject.birth_date == Some(date!(1900 - 01 - 01)) {
                 CheckResult::Invalid(REASON_BIRTH_DATE_MISMATCH.to_owned())
@@ -115,7 +119,11 @@ pub fn expected_outcome(kind: SmevCheckKind, subject: &CheckSubject) -> Option<C
         SmevCheckKind::Inn => {
             if passport.is_some_and(|p| p.number() == "000000") {
                 CheckResult::NotFound
-            } else if subject.inn.as_ref().is_some_and(|i| i.as_str() == "000000000000") {
+            } else if subject
+                .inn
+                .as_ref()
+                .is_some_and(|i| i.as_str() == "000000000000")
+            {
                 CheckResult::Invalid(REASON_INN_MISMATCH.to_owned())
             } else {
                 CheckResult::Valid
@@ -245,7 +253,13 @@ impl From<SimError> for VerifierError {
 
 impl IntoResponse for SimError {
     fn into_response(self) -> Response {
-        (self.status(), axum::Json(ErrorBody { error: self.to_string() })).into_response()
+        (
+            self.status(),
+            axum::Json(ErrorBody {
+                error: self.to_string(),
+            }),
+        )
+            .into_response()
     }
 }
 
@@ -282,7 +296,9 @@ impl SimulatedVerifier {
 
     fn lock(&self) -> MutexGuard<'_, State_> {
         // A poisoned lock only means a panic elsewhere; the counters stay usable.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The current configuration.
@@ -306,7 +322,11 @@ impl SimulatedVerifier {
 
     /// Submit requests that carried `idempotency_key` (0 if never seen).
     pub fn submits_for(&self, idempotency_key: &str) -> u64 {
-        self.lock().stats.keys.get(idempotency_key).map_or(0, |k| k.submits)
+        self.lock()
+            .stats
+            .keys
+            .get(idempotency_key)
+            .map_or(0, |k| k.submits)
     }
 
     /// The idempotency keys seen, sorted.
@@ -322,7 +342,11 @@ impl SimulatedVerifier {
         let mut guard = self.lock();
         let st = &mut *guard;
         st.stats.submit_requests += 1;
-        let key = st.stats.keys.entry(req.idempotency_key.clone()).or_default();
+        let key = st
+            .stats
+            .keys
+            .entry(req.idempotency_key.clone())
+            .or_default();
         key.submits += 1;
         if st.submit_failures_left > 0 {
             st.submit_failures_left -= 1;
@@ -330,7 +354,9 @@ impl SimulatedVerifier {
             return Err(SimError::Unavailable);
         }
         if let Some(id) = &key.request_id {
-            return Ok(SubmitResponse { request_id: id.clone() });
+            return Ok(SubmitResponse {
+                request_id: id.clone(),
+            });
         }
         if req.idempotency_key.is_empty() {
             st.stats.rejected_requests += 1;
@@ -404,7 +430,9 @@ impl IdentityVerifier for SimulatedVerifier {
             subject: WireSubject::from(subject),
         };
         let resp = self.handle_submit(&req)?;
-        Ok(CheckTicket { request_id: resp.request_id })
+        Ok(CheckTicket {
+            request_id: resp.request_id,
+        })
     }
 
     async fn poll(&self, ticket: &CheckTicket) -> Result<Option<CheckResult>, VerifierError> {
@@ -419,7 +447,10 @@ pub fn router(sim: SimulatedVerifier) -> Router {
         .route("/checks", post(submit_handler))
         .route("/checks/{request_id}", get(poll_handler))
         .route("/_sim/stats", get(stats_handler))
-        .route("/_sim/config", get(get_config_handler).put(put_config_handler))
+        .route(
+            "/_sim/config",
+            get(get_config_handler).put(put_config_handler),
+        )
         .with_state(sim)
 }
 
@@ -502,7 +533,11 @@ impl SimServer {
     /// # Errors
     /// The bind error.
     pub async fn start(config: SimConfig) -> std::io::Result<Self> {
-        Self::start_on("127.0.0.1:0".parse().map_err(std::io::Error::other)?, config).await
+        Self::start_on(
+            "127.0.0.1:0".parse().map_err(std::io::Error::other)?,
+            config,
+        )
+        .await
     }
 
     /// Binds `addr` and serves a new simulator with `config`.
@@ -543,7 +578,7 @@ impl Drop for SimServer {
 mod tests {
     use super::*;
     use time::macros::date;
-    use utrust_core::domain::identifiers::{Inn, PassportRf, Snils};
+    use utrust_core::domain::identifiers::{self, PassportRf};
 
     fn subject(surname: &str) -> CheckSubject {
         CheckSubject {
@@ -551,8 +586,8 @@ mod tests {
             given_name: "Иван".into(),
             patronymic: Some("Иванович".into()),
             birth_date: Some(date!(1980 - 05 - 17)),
-            snils: Snils::parse("11223344595").ok(),
-            inn: Inn::parse("500100732259").ok(),
+            snils: identifiers::Snils::parse("11223344595").ok(),
+            inn: identifiers::Inn::parse("500100732259").ok(),
             passport: PassportRf::parse("4510", "123456", "770-001")
                 .ok()
                 .map(|p| (p, date!(2010 - 01 - 02))),
@@ -561,15 +596,18 @@ mod tests {
 
     #[test]
     fn magic_values_are_recognised() {
-        use SmevCheckKind::*;
-        assert_eq!(expected_outcome(Passport, &subject("Иванов")), Some(CheckResult::Valid));
+        use SmevCheckKind::{Inn, Passport, Snils};
+        assert_eq!(
+            expected_outcome(Passport, &subject("Иванов")),
+            Some(CheckResult::Valid)
+        );
         assert_eq!(expected_outcome(Inn, &subject(" SILENT ")), None);
         assert_eq!(
             expected_outcome(Snils, &subject("НЕВАЛИДОВ")),
             Some(CheckResult::Invalid(REASON_NAME_MISMATCH.into()))
         );
         let mut s = subject("Петров");
-        s.snils = Snils::parse("12345600018").ok();
+        s.snils = identifiers::Snils::parse("12345600018").ok();
         assert!(s.snils.is_some());
         assert_eq!(expected_outcome(Snils, &s), Some(CheckResult::NotFound));
         assert_eq!(expected_outcome(Passport, &s), Some(CheckResult::Valid));
@@ -593,12 +631,23 @@ mod tests {
         assert_eq!(sim.handle_poll("sim-000001"), Ok(StatusResponse::pending()));
         assert_eq!(sim.handle_poll("sim-000001"), Ok(StatusResponse::pending()));
         assert_eq!(
-            sim.handle_poll("sim-000001").map(StatusResponse::into_result),
+            sim.handle_poll("sim-000001")
+                .map(StatusResponse::into_result),
             Ok(Some(CheckResult::Valid))
         );
-        assert!(matches!(sim.handle_poll("nope"), Err(SimError::UnknownRequest(_))));
+        assert!(matches!(
+            sim.handle_poll("nope"),
+            Err(SimError::UnknownRequest(_))
+        ));
         let stats = sim.stats();
-        assert_eq!((stats.poll_requests, stats.injected_failures, stats.rejected_requests), (5, 1, 1));
+        assert_eq!(
+            (
+                stats.poll_requests,
+                stats.injected_failures,
+                stats.rejected_requests
+            ),
+            (5, 1, 1)
+        );
     }
 
     #[test]
@@ -609,7 +658,10 @@ mod tests {
         assert!(validate(SmevCheckKind::Passport, &w).is_err());
         assert!(validate(SmevCheckKind::Inn, &w).is_err());
         assert!(validate(SmevCheckKind::Snils, &w).is_ok());
-        let w = WireSubject { birth_date: None, ..w };
+        let w = WireSubject {
+            birth_date: None,
+            ..w
+        };
         assert!(validate(SmevCheckKind::Snils, &w).is_err());
     }
 

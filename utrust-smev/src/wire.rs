@@ -63,7 +63,11 @@ pub struct WireSubject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patronymic: Option<String>,
     /// Birth date, `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "iso_date::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "iso_date::option"
+    )]
     pub birth_date: Option<Date>,
     /// SNILS, 11 digits without separators.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,7 +129,8 @@ impl TryFrom<&WireSubject> for CheckSubject {
                 .passport
                 .as_ref()
                 .map(|p| {
-                    PassportRf::parse(&p.series, &p.number, &p.issuer_code).map(|v| (v, p.issued_on))
+                    PassportRf::parse(&p.series, &p.number, &p.issuer_code)
+                        .map(|v| (v, p.issued_on))
                 })
                 .transpose()?,
         })
@@ -171,7 +176,10 @@ pub const NO_REASON: &str = "no reason given";
 impl StatusResponse {
     /// A `pending` answer.
     pub fn pending() -> Self {
-        Self { status: WireStatus::Pending, reason: None }
+        Self {
+            status: WireStatus::Pending,
+            reason: None,
+        }
     }
 
     /// The wire form of a final result. [`CheckResult::Timeout`] is not a wire
@@ -256,18 +264,28 @@ mod tests {
 
     #[test]
     fn kinds_and_statuses_use_wire_names() -> Result<(), serde_json::Error> {
-        for kind in [SmevCheckKind::Passport, SmevCheckKind::Snils, SmevCheckKind::Inn] {
+        for kind in [
+            SmevCheckKind::Passport,
+            SmevCheckKind::Snils,
+            SmevCheckKind::Inn,
+        ] {
             assert_eq!(serde_json::to_value(kind)?, json!(kind_name(kind)));
         }
         let s: StatusResponse = serde_json::from_value(json!({"status": "not_found"}))?;
         assert_eq!(s.into_result(), Some(CheckResult::NotFound));
         let s: StatusResponse =
             serde_json::from_value(json!({"status": "invalid", "reason": "passport expired"}))?;
-        assert_eq!(s.into_result(), Some(CheckResult::Invalid("passport expired".into())));
+        assert_eq!(
+            s.into_result(),
+            Some(CheckResult::Invalid("passport expired".into()))
+        );
         let s: StatusResponse = serde_json::from_value(json!({"status": "error", "reason": null}))?;
         assert_eq!(s.into_result(), Some(CheckResult::Error(NO_REASON.into())));
         assert_eq!(StatusResponse::pending().into_result(), None);
-        assert_eq!(serde_json::to_value(StatusResponse::pending())?, json!({"status": "pending"}));
+        assert_eq!(
+            serde_json::to_value(StatusResponse::pending())?,
+            json!({"status": "pending"})
+        );
         Ok(())
     }
 
@@ -276,7 +294,10 @@ mod tests {
         let s = subject();
         let w = WireSubject::from(&s);
         assert_eq!(CheckSubject::try_from(&w), Ok(s));
-        let bad = WireSubject { snils: Some("15278361414".into()), ..w };
+        let bad = WireSubject {
+            snils: Some("15278361414".into()),
+            ..w
+        };
         assert!(CheckSubject::try_from(&bad).is_err());
     }
 }
