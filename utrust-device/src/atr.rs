@@ -123,9 +123,10 @@ impl AtrTable {
     /// [`DeviceError::Unsupported`] naming the bad line or value.
     pub fn parse(text: &str) -> Result<Self, DeviceError> {
         let trimmed = text.trim_start();
-        if trimmed.starts_with('{')
-            || trimmed.starts_with('[') && trimmed[1..].trim_start().starts_with('{')
-        {
+        if trimmed.starts_with('{') {
+            return Self::from_json(text);
+        }
+        if trimmed.starts_with('[') && serde_json::from_str::<serde_json::Value>(text).is_ok() {
             return Self::from_json(text);
         }
         let mut t = Self::new();

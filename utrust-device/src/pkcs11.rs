@@ -939,3 +939,65 @@ pub fn is_gost_mechanism(m: MechanismType) -> bool {
     let code = u64::from(*m);
     GOST_MECHANISMS.iter().any(|(c, _)| *c == code)
 }
+
+#[cfg(test)]
+mod tests {
+    use cryptoki::context::Function;
+
+    use super::*;
+
+    #[test]
+    fn pkcs11_errors_map_to_device_errors() {
+        let e = |rv, f| ck(CkError::Pkcs11(rv, f));
+        assert_eq!(
+            e(RvError::DeviceMemory, Function::CreateObject),
+            DeviceError::TokenFull {
+                operation: "C_CreateObject".into()
+            }
+        );
+        assert_eq!(
+            e(RvError::PinIncorrect, Function::Login),
+            DeviceError::PinIncorrect {
+                retries_left: None,
+                count_low: false
+            }
+        );
+        assert_eq!(
+            e(RvError::PinLocked, Function::Login),
+            DeviceError::PinLocked
+        );
+        assert_eq!(
+            e(RvError::UserPinNotInitialized, Function::Login),
+            DeviceError::UserPinNotInitialized
+        );
+        assert!(matches!(
+            e(RvError::PinLenRange, Function::InitPIN),
+            DeviceError::PinRejected { operation, .. } if operation == "C_InitPIN"
+        ));
+        assert!(matches!(
+            e(RvError::TokenNotPresent, Function::OpenSession),
+            DeviceError::NotPresent(_)
+        ));
+        assert!(matches!(
+            e(RvError::KeyHandleInvalid, Function::Sign),
+            DeviceError::Device { operation, .. } if operation == "C_Sign"
+        ));
+        let full: TokenError = e(RvError::DeviceMemory, Function::GenerateKeyPair).into();
+        assert!(matches!(
+            full,
+            TokenError::Device { operation, message }
+                if operation == "C_GenerateKeyPair" && message.contains("token full")
+        ));
+    }
+
+    #[test]
+    fn pins_never_print() {
+        let p = Pin::new("12345678");
+        assert_eq!(format!("{p:?}"), "Pin([REDACTED])");
+        let r = Pin::random_digits(31).unwrap_or_else(|_| Pin::new(""));
+        assert_eq!(r.len(), 31);
+        assert!(r.expose_secret().chars().all(|c| c.is_ascii_digit()));
+        assert!(Pin::random(0, "01").is_err());
+        assert!(Pin::random(4, "").is_err());
+    }
+}
