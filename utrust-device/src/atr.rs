@@ -191,7 +191,7 @@ fn parse_pattern(p: &str) -> Result<Vec<PatternByte>, DeviceError> {
         .filter(|c| !c.is_whitespace() && *c != ':' && *c != '-')
         .collect();
     let bad = || DeviceError::Unsupported(format!("bad ATR pattern {p:?}"));
-    if digits.is_empty() || digits.len() % 2 != 0 || digits.len() > 66 {
+    if digits.is_empty() || !digits.len().is_multiple_of(2) || digits.len() > 66 {
         return Err(bad());
     }
     let chars: Vec<char> = digits.chars().collect();

@@ -111,7 +111,7 @@ pub(crate) fn spki_der(curve: EcCurve, point: &[u8]) -> Result<Vec<u8>, DeviceEr
 /// # Errors
 /// [`DeviceError::Device`] if `raw` is empty or of odd length.
 pub fn raw_ecdsa_to_der(raw: &[u8]) -> Result<Vec<u8>, DeviceError> {
-    if raw.is_empty() || raw.len() % 2 != 0 || raw.len() > 264 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) || raw.len() > 264 {
         return Err(DeviceError::device(
             "C_Sign",
             format!("unexpected raw ECDSA signature length {}", raw.len()),

@@ -92,15 +92,15 @@ impl From<DeviceError> for TokenError {
             DeviceError::Device { operation, message } => TokenError::Device { operation, message },
             DeviceError::PinRejected { operation, .. } => TokenError::Device {
                 operation,
-                message: e_text("PIN rejected by the token"),
+                message: "PIN rejected by the token".into(),
             },
             DeviceError::TokenFull { operation } => TokenError::Device {
                 operation,
-                message: e_text("token full (CKR_DEVICE_MEMORY)"),
+                message: "token full (CKR_DEVICE_MEMORY)".into(),
             },
             DeviceError::UserPinNotInitialized => TokenError::Device {
                 operation: "C_Login".into(),
-                message: e_text("user PIN not initialised (CKR_USER_PIN_NOT_INITIALIZED)"),
+                message: "user PIN not initialised (CKR_USER_PIN_NOT_INITIALIZED)".into(),
             },
             DeviceError::Module { path, message } => TokenError::Device {
                 operation: "C_Initialize".into(),
@@ -112,8 +112,4 @@ impl From<DeviceError> for TokenError {
             },
         }
     }
-}
-
-fn e_text(s: &str) -> String {
-    s.to_owned()
 }

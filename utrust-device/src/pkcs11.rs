@@ -401,7 +401,7 @@ impl Pkcs11Module {
         let all: Vec<MechanismEntry> = list
             .into_iter()
             .map(|m| {
-                let code = u64::from(*m);
+                let code = *m;
                 let name = GOST_MECHANISMS
                     .iter()
                     .find(|(c, _)| *c == code)
@@ -936,7 +936,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// Whether the mechanism type is one of the GOST mechanisms.
 pub fn is_gost_mechanism(m: MechanismType) -> bool {
-    let code = u64::from(*m);
+    let code = *m;
     GOST_MECHANISMS.iter().any(|(c, _)| *c == code)
 }
 
