@@ -13,6 +13,5 @@ mod flow;
 mod lifecycle;
 mod multi_server;
 mod quota;
-mod smev_checks;
 mod reminders;
 mod validation;
