@@ -7,6 +7,7 @@ mod common;
 
 mod auth;
 mod csr;
+mod demo_lifecycle;
 mod demo_openssl;
 mod external;
 mod flow;
