@@ -13,10 +13,13 @@ use utrust_core::ports::{Store, StoreError};
 use time::macros::offset;
 use time::{Duration, OffsetDateTime};
 use utrust_core::domain::application::Actor;
+use utrust_core::domain::catalog::SmevCheckKind;
 use utrust_core::domain::certificate::{CertificateRecord, CertificateStatus};
+use utrust_core::domain::checks::{CheckState, IdentityCheck};
 use utrust_core::domain::revocation::{
     CertificateEvent, CertificateHistoryEntry, RevocationReason, certificate_transition,
 };
+use utrust_core::ports::ApplicationFilter;
 use utrust_core::ports::{PublishedCrl, StoredCa};
 
 use crate::support::*;
@@ -101,6 +104,12 @@ conformance!(
     latest_crl_is_the_highest_number,
     expired_reservations_respect_now_and_limit,
     ca_material_is_inserted_once,
+    list_applications_filters_and_pages,
+    ensure_checks_is_idempotent,
+    checks_are_ordered_by_round_then_kind,
+    claim_due_checks_leases_due_pending_checks,
+    update_check_is_version_checked,
+    concurrent_claims_never_share_a_check,
 );
 
 // ---------------------------------------------------------------------------
@@ -1374,4 +1383,482 @@ async fn ca_material_is_inserted_once(store: Dyn) {
         Some(ca("other", 3))
     );
     assert_eq!(store.ca_material("missing").await.unwrap(), None);
+}
+
+// ---------------------------------------------------------------------------
+// Application listing and identity checks.
+
+/// Every page of `filter` with page size `size`, following the cursor.
+async fn all_pages(store: &Dyn, filter: &ApplicationFilter, size: u32) -> Vec<Vec<Application>> {
+    let mut pages = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.list_applications(filter, after, size).await.unwrap();
+        assert!(page.len() <= size as usize);
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        let full = page.len() == size as usize;
+        pages.push(page);
+        if !full {
+            break;
+        }
+    }
+    pages
+}
+
+async fn list_applications_filters_and_pages(store: Dyn) {
+    let sc = scene(&store, Allotment::Unlimited, Allotment::Unlimited).await;
+    let other_point = PointId::from_random_bytes(fresh_bytes());
+    let other_service = ServiceId::from_random_bytes(fresh_bytes());
+    assert_eq!(
+        store
+            .list_applications(&ApplicationFilter::default(), None, 10)
+            .await
+            .unwrap(),
+        vec![]
+    );
+    // Ids made out of creation order (hex digits and letters in the first place).
+    let leads = [0x90u8, 0x10, 0xf0, 0xa0, 0x30, 0xc0, 0x70];
+    let mut apps = Vec::new();
+    for (i, lead) in leads.into_iter().enumerate() {
+        let point = if i % 2 == 0 { sc.point } else { other_point };
+        let status = if i % 3 == 0 {
+            S::Draft
+        } else {
+            S::ReadyToIssue
+        };
+        let service = if i == 6 { other_service } else { sc.service };
+        let mut app = application(point, service, &[sc.p_qty], status);
+        let mut bytes = fresh_bytes();
+        bytes[0] = lead;
+        app.id = ApplicationId::from_random_bytes(bytes);
+        app.check_round = u32::try_from(i).unwrap();
+        store
+            .insert_application(&app, &entry(&app, S::Draft, E::Submit))
+            .await
+            .unwrap();
+        apps.push(app);
+    }
+    apps.sort_by_key(|a| a.id);
+
+    // Everything: pages of 3, 3 and 1 in id order, each application once.
+    let all = ApplicationFilter::default();
+    let pages = all_pages(&store, &all, 3).await;
+    assert_eq!(
+        pages.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![3, 3, 1]
+    );
+    assert_eq!(pages.concat(), apps);
+    assert_eq!(
+        store.list_applications(&all, None, 100).await.unwrap(),
+        apps
+    );
+    assert_eq!(
+        store.list_applications(&all, None, 0).await.unwrap(),
+        vec![]
+    );
+    // The cursor need not be a listed id.
+    let mut between = apps[2].id.as_uuid().into_bytes();
+    between[15] = between[15].wrapping_add(1);
+    let cursor = ApplicationId::from_uuid(uuid::Uuid::from_bytes(between));
+    assert!(apps[2].id < cursor && cursor < apps[3].id);
+    assert_eq!(
+        store
+            .list_applications(&all, Some(cursor), 2)
+            .await
+            .unwrap(),
+        apps[3..5].to_vec()
+    );
+    let last = apps[6].id;
+    assert_eq!(
+        store.list_applications(&all, Some(last), 3).await.unwrap(),
+        vec![]
+    );
+
+    // Filters, alone and combined, each paged.
+    let filters = [
+        ApplicationFilter {
+            status: Some(S::Draft),
+            ..Default::default()
+        },
+        ApplicationFilter {
+            status: Some(S::ReadyToIssue),
+            ..Default::default()
+        },
+        ApplicationFilter {
+            point_id: Some(other_point),
+            ..Default::default()
+        },
+        ApplicationFilter {
+            service_id: Some(other_service),
+            ..Default::default()
+        },
+        ApplicationFilter {
+            status: Some(S::ReadyToIssue),
+            point_id: Some(sc.point),
+            ..Default::default()
+        },
+        ApplicationFilter {
+            status: Some(S::Draft),
+            point_id: Some(sc.point),
+            service_id: Some(other_service),
+        },
+        ApplicationFilter {
+            status: Some(S::Issued),
+            ..Default::default()
+        },
+        ApplicationFilter {
+            point_id: Some(PointId::from_random_bytes(fresh_bytes())),
+            ..Default::default()
+        },
+    ];
+    for filter in &filters {
+        let want: Vec<Application> = apps
+            .iter()
+            .filter(|a| filter.status.is_none_or(|s| a.status == s))
+            .filter(|a| filter.point_id.is_none_or(|p| a.point_id == p))
+            .filter(|a| filter.service_id.is_none_or(|s| a.service_id == s))
+            .cloned()
+            .collect();
+        for size in [1, 2, 3, 10] {
+            let pages = all_pages(&store, filter, size).await;
+            assert_eq!(pages.concat(), want, "{filter:?}, pages of {size}");
+        }
+    }
+    // All three conditions together match exactly one application.
+    let draft_at_point = &filters[5];
+    assert_eq!(
+        store
+            .list_applications(draft_at_point, None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A listed application reads back as written, and follows its updates.
+    let mut changed = apps[0].clone();
+    let e = step(&mut changed, S::Issuing, E::StartIssuing);
+    store.update_application(&changed, Some(&e)).await.unwrap();
+    let issuing = ApplicationFilter {
+        status: Some(S::Issuing),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.list_applications(&issuing, None, 10).await.unwrap(),
+        vec![changed]
+    );
+}
+
+fn identity_check(
+    app: ApplicationId,
+    round: u32,
+    kind: SmevCheckKind,
+    next: OffsetDateTime,
+) -> IdentityCheck {
+    IdentityCheck::new(app, round, kind, next, next + Duration::hours(1))
+}
+
+async fn ensure_checks_is_idempotent(store: Dyn) {
+    let app = ApplicationId::from_random_bytes(fresh_bytes());
+    store.ensure_checks(&[]).await.unwrap();
+    assert_eq!(store.checks(app).await.unwrap(), vec![]);
+    let first = identity_check(app, 0, SmevCheckKind::Passport, t0());
+    store
+        .ensure_checks(std::slice::from_ref(&first))
+        .await
+        .unwrap();
+    assert_eq!(store.checks(app).await.unwrap(), vec![first.clone()]);
+
+    // Again with other fields, and a new check alongside: the first stays.
+    let mut again = first.clone();
+    again.request_id = Some("req-1".into());
+    again.state = CheckState::Invalid("expired".into());
+    again.attempts = 4;
+    again.next_attempt_at = t0() + Duration::minutes(5);
+    again.lease_until = Some(t0() + Duration::minutes(1));
+    again.version = 7;
+    let snils = identity_check(
+        app,
+        0,
+        SmevCheckKind::Snils,
+        (t0() + Duration::seconds(1)).to_offset(offset!(+3)),
+    );
+    store.ensure_checks(&[again, snils.clone()]).await.unwrap();
+    assert_eq!(
+        store.checks(app).await.unwrap(),
+        vec![first.clone(), snils.clone()]
+    );
+    store
+        .ensure_checks(&[snils.clone(), first.clone()])
+        .await
+        .unwrap();
+    assert_eq!(store.checks(app).await.unwrap(), vec![first, snils]);
+}
+
+async fn checks_are_ordered_by_round_then_kind(store: Dyn) {
+    use SmevCheckKind::{Inn, Passport, Snils};
+    let app = ApplicationId::from_random_bytes(fresh_bytes());
+    let other = ApplicationId::from_random_bytes(fresh_bytes());
+    let c = |round, kind| identity_check(app, round, kind, t0());
+    // Written out of order; `inn` sorts after `snils` (declaration order, not name).
+    store
+        .ensure_checks(&[
+            c(1, Inn),
+            c(0, Snils),
+            identity_check(other, 0, Passport, t0()),
+            c(1, Passport),
+            c(0, Inn),
+            c(10, Snils),
+            c(0, Passport),
+            c(2, Snils),
+        ])
+        .await
+        .unwrap();
+    let got: Vec<(u32, SmevCheckKind)> = store
+        .checks(app)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| (c.round, c.kind))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (0, Passport),
+            (0, Snils),
+            (0, Inn),
+            (1, Passport),
+            (1, Inn),
+            (2, Snils),
+            (10, Snils)
+        ]
+    );
+    assert_eq!(store.checks(other).await.unwrap().len(), 1);
+    let nobody = ApplicationId::from_random_bytes(fresh_bytes());
+    assert_eq!(store.checks(nobody).await.unwrap(), vec![]);
+}
+
+/// `check` as a claim leaves it: leased until `lease`, one version on.
+fn leased(check: &IdentityCheck, lease: OffsetDateTime) -> IdentityCheck {
+    let mut c = check.clone();
+    c.lease_until = Some(lease);
+    c.version += 1;
+    c
+}
+
+async fn claim_due_checks_leases_due_pending_checks(store: Dyn) {
+    let app = ApplicationId::from_random_bytes(fresh_bytes());
+    let t = t0();
+    let ns = Duration::nanoseconds(1);
+    let min = Duration::minutes;
+    let at = |round: u32, next: OffsetDateTime| {
+        identity_check(app, round, SmevCheckKind::Passport, next)
+    };
+    let d1 = at(1, t - min(2));
+    let d2 = at(2, (t - min(1)).to_offset(offset!(+3)));
+    let d3 = at(3, t);
+    let not_yet = at(4, t + ns);
+    let mut done = at(5, t - min(5));
+    done.state = CheckState::Valid;
+    let mut held = at(6, t - min(3));
+    held.lease_until = Some(t + min(1));
+    let mut lapsed = at(7, t - min(4));
+    lapsed.lease_until = Some(t);
+    let mut timed_out = at(8, t - min(6));
+    timed_out.state = CheckState::Timeout;
+    store
+        .ensure_checks(&[
+            d3.clone(),
+            not_yet.clone(),
+            done.clone(),
+            d1.clone(),
+            held.clone(),
+            lapsed.clone(),
+            d2.clone(),
+            timed_out.clone(),
+        ])
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.claim_due_checks(t, t + min(10), 0).await.unwrap(),
+        vec![]
+    );
+    // Oldest due first, at most `limit`; a lease that ended at `now` is over.
+    let l1 = t + min(10);
+    let first = store.claim_due_checks(t, l1, 3).await.unwrap();
+    assert_eq!(
+        first,
+        vec![leased(&lapsed, l1), leased(&d1, l1), leased(&d2, l1)]
+    );
+    assert_eq!(first[0].version, 2);
+    assert_eq!(
+        store.claim_due_checks(t, l1, 10).await.unwrap(),
+        vec![leased(&d3, l1)]
+    );
+    // Everything due is leased now.
+    assert_eq!(store.claim_due_checks(t, l1, 10).await.unwrap(), vec![]);
+    // The not-yet check falls due; the held lease still runs until it ends.
+    let l2 = t + min(20);
+    assert_eq!(
+        store
+            .claim_due_checks(t + min(1) - ns, l2, 10)
+            .await
+            .unwrap(),
+        vec![leased(&not_yet, l2)]
+    );
+    assert_eq!(
+        store.claim_due_checks(t + min(1), l2, 10).await.unwrap(),
+        vec![leased(&held, l2)]
+    );
+    assert_eq!(
+        store.claim_due_checks(l1 - ns, l2, 10).await.unwrap(),
+        vec![]
+    );
+    // The first leases pass: claimed again, one more version on.
+    let l3 = t + min(30);
+    let again = store.claim_due_checks(l1, l3, 10).await.unwrap();
+    let want: Vec<IdentityCheck> = [&lapsed, &d1, &d2, &d3]
+        .into_iter()
+        .map(|c| leased(&leased(c, l1), l3))
+        .collect();
+    assert_eq!(again, want);
+    assert!(again.iter().all(|c| c.version == 3));
+    // Final checks are never claimed.
+    let far = t + Duration::days(365);
+    let last = store
+        .claim_due_checks(far, far + min(1), 100)
+        .await
+        .unwrap();
+    assert_eq!(last.len(), 6);
+    assert!(last.iter().all(|c| !c.state.is_final()));
+    assert_eq!(
+        store
+            .claim_due_checks(far, far + min(1), 100)
+            .await
+            .unwrap(),
+        vec![]
+    );
+    // The store shows what the claims returned.
+    let stored = store.checks(app).await.unwrap();
+    assert_eq!(stored.len(), 8);
+    assert_eq!(stored[4], done);
+    assert_eq!(stored[7], timed_out);
+    for c in &last {
+        assert_eq!(stored[(c.round - 1) as usize], *c);
+    }
+}
+
+async fn update_check_is_version_checked(store: Dyn) {
+    let app = ApplicationId::from_random_bytes(fresh_bytes());
+    let t = t0();
+    let c = identity_check(app, 0, SmevCheckKind::Snils, t);
+    store.ensure_checks(std::slice::from_ref(&c)).await.unwrap();
+    let lease = t + Duration::minutes(5);
+    let mut claimed = store.claim_due_checks(t, lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let mut work = claimed.remove(0);
+
+    // Submitted: the next version, written once.
+    work.request_id = Some("smev-42".into());
+    work.submitted_at = Some(t + Duration::seconds(1));
+    work.attempts = 1;
+    work.next_attempt_at = (t + Duration::seconds(30)).to_offset(offset!(+3));
+    work.version += 1;
+    store.update_check(&work).await.unwrap();
+    assert_eq!(store.checks(app).await.unwrap(), vec![work.clone()]);
+
+    // Stale, repeated and skipped versions are refused and change nothing.
+    for version in [0, work.version - 1, work.version, work.version + 2] {
+        let mut stale = work.clone();
+        stale.state = CheckState::Error("stale writer".into());
+        stale.version = version;
+        match store.update_check(&stale).await {
+            Err(StoreError::CheckVersionConflict { key }) => {
+                assert_eq!(key, c.idempotency_key);
+            }
+            other => panic!("expected a version conflict for {version}, got {other:?}"),
+        }
+        assert_eq!(store.checks(app).await.unwrap(), vec![work.clone()]);
+    }
+    // An unknown check is not found.
+    let mut missing = identity_check(app, 1, SmevCheckKind::Snils, t);
+    missing.version = 2;
+    assert!(matches!(
+        store.update_check(&missing).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(store.checks(app).await.unwrap(), vec![work.clone()]);
+
+    // Answered and released: final, so never claimed again.
+    work.state = CheckState::Invalid("passport expired".into());
+    work.completed_at = Some(t + Duration::minutes(1));
+    work.lease_until = None;
+    work.next_attempt_at = t;
+    work.version += 1;
+    store.update_check(&work).await.unwrap();
+    assert_eq!(store.checks(app).await.unwrap(), vec![work.clone()]);
+    let far = t + Duration::days(30);
+    assert_eq!(store.claim_due_checks(far, far, 10).await.unwrap(), vec![]);
+
+    // A pending check released early (lease cleared) is claimable at once.
+    let other = identity_check(app, 0, SmevCheckKind::Inn, t);
+    store
+        .ensure_checks(std::slice::from_ref(&other))
+        .await
+        .unwrap();
+    let mut held = store.claim_due_checks(t, far, 10).await.unwrap().remove(0);
+    assert_eq!(store.claim_due_checks(t, far, 10).await.unwrap(), vec![]);
+    held.lease_until = None;
+    held.attempts = 1;
+    held.version += 1;
+    store.update_check(&held).await.unwrap();
+    assert_eq!(
+        store.claim_due_checks(t, far, 10).await.unwrap(),
+        vec![leased(&held, far)]
+    );
+}
+
+async fn concurrent_claims_never_share_a_check(store: Dyn) {
+    let t = t0();
+    let mut all = Vec::new();
+    for _ in 0..4 {
+        let app = ApplicationId::from_random_bytes(fresh_bytes());
+        for round in 0..5u32 {
+            let next = t - Duration::seconds(i64::from(round));
+            all.push(identity_check(app, round, SmevCheckKind::Passport, next));
+        }
+    }
+    store.ensure_checks(&all).await.unwrap();
+    let lease = t + Duration::minutes(5);
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.claim_due_checks(t, lease, 5).await.unwrap()
+        }));
+    }
+    let mut claimed = Vec::new();
+    for task in tasks {
+        let got = task.await.unwrap();
+        assert!(got.len() <= 5);
+        claimed.extend(got);
+    }
+    // Whatever a racing claim skipped, a later one picks up.
+    claimed.extend(store.claim_due_checks(t, lease, 100).await.unwrap());
+    let mut keys: Vec<String> = claimed.iter().map(|c| c.idempotency_key.clone()).collect();
+    keys.sort();
+    let before = keys.len();
+    keys.dedup();
+    assert_eq!(keys.len(), before, "a check was claimed twice");
+    let mut want: Vec<String> = all.iter().map(|c| c.idempotency_key.clone()).collect();
+    want.sort();
+    assert_eq!(keys, want);
+    assert!(
+        claimed
+            .iter()
+            .all(|c| c.version == 2 && c.lease_until == Some(lease))
+    );
+    assert_eq!(store.claim_due_checks(t, lease, 100).await.unwrap(), vec![]);
 }

@@ -23,8 +23,8 @@ use utrust_core::domain::request::{
     InspectedRequest, RequestTemplate, RequestedExtensions, SubjectAttribute,
 };
 use utrust_core::domain::revocation::{
-    CertificateEvent, CertificateHistoryEntry, CertificateStatus, CertificateTransitionError,
-    RevocationReason, certificate_transition,
+    CertificateEvent, CertificateHistoryEntry, CertificateStatus, RevocationReason,
+    certificate_transition,
 };
 use utrust_core::ports::{
     CaError, CertificateAuthority, Clock, CrlRequest, CsrRejection, IssueRequest, ManualClock,

@@ -1,7 +1,8 @@
 //! Applications (version-checked), their history and the reservations of
 //! issuances in flight.
 
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, PgConnection, PgExecutor};
 use time::OffsetDateTime;
 
 use super::error::{Failure, Result, insert_error, not_found};
@@ -9,7 +10,7 @@ use super::value::{data, get, micros, parse_id, split, to_json, version_i64, ver
 use crate::domain::application::{Application, HistoryEntry};
 use crate::domain::ids::{ApplicationId, PointId, ProductId, ReservationId};
 use crate::domain::quota::Reservation;
-use crate::ports::StoreError;
+use crate::ports::{ApplicationFilter, StoreError};
 
 /// The JSON document of an application: the CSR lives in its own column.
 fn document(app: &Application) -> Result<String> {
@@ -111,11 +112,52 @@ pub(super) async fn load(
             .bind(id.to_string())
             .fetch_optional(ex)
             .await?;
-    let Some(row) = row else { return Ok(None) };
-    let mut app: Application = data("application", &row)?;
-    app.version = version_u64("application version", get(&row, "version")?)?;
-    app.csr_der = get(&row, "csr_der")?;
-    Ok(Some(app))
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A page of applications by id (keyset pagination), with the filter's
+/// conditions; the statement is one of eight fixed shapes.
+pub(super) async fn list(
+    ex: impl PgExecutor<'_>,
+    filter: &ApplicationFilter,
+    after: Option<ApplicationId>,
+    limit: u32,
+) -> Result<Vec<Application>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    // Without a cursor, `id > ''` holds for every (non-empty) id.
+    let mut binds: Vec<String> = vec![after.map(|a| a.to_string()).unwrap_or_default()];
+    let mut sql =
+        String::from("SELECT version, csr_der, data::text AS data FROM applications WHERE id > $1");
+    let mut condition = |column: &str, value: String| {
+        binds.push(value);
+        sql.push_str(&format!(" AND {column} = ${}", binds.len()));
+    };
+    if let Some(status) = filter.status {
+        condition("status", status.as_str().to_owned());
+    }
+    if let Some(point) = filter.point_id {
+        condition("point_id", point.to_string());
+    }
+    if let Some(service) = filter.service_id {
+        condition("service_id", service.to_string());
+    }
+    sql.push_str(&format!(" ORDER BY id LIMIT ${}", binds.len() + 1));
+    // Only fixed fragments are concatenated; every value is bound.
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for b in binds {
+        query = query.bind(b);
+    }
+    let rows = query.bind(i64::from(limit)).fetch_all(ex).await?;
+    rows.iter().map(from_row).collect()
+}
+
+fn from_row(row: &PgRow) -> Result<Application> {
+    let mut app: Application = data("application", row)?;
+    app.version = version_u64("application version", get(row, "version")?)?;
+    app.csr_der = get(row, "csr_der")?;
+    Ok(app)
 }
 
 pub(super) async fn history(

@@ -10,11 +10,18 @@ use super::value::get;
 use crate::ports::StoreError;
 
 /// `(version, name, SQL)`, applied in order.
-pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../../migrations/postgres/0001_init.sql"),
-)];
+pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "identity_checks",
+        include_str!("../../../migrations/postgres/0002_identity_checks.sql"),
+    ),
+];
 
 /// First key of the advisory lock (`utrust` migrations); the second is a hash of
 /// the schema.

@@ -23,12 +23,13 @@
 //!
 //! Layout: this module connects and migrates; `port` implements the trait by
 //! delegating to one module per area (`catalog`, `points`, `applications`,
-//! `certificates`, `crl`); `tx` runs units of work with retries; `error` and
+//! `certificates`, `crl`, `checks`); `tx` runs units of work with retries; `error` and
 //! `value` convert.
 
 mod applications;
 mod catalog;
 mod certificates;
+mod checks;
 mod crl;
 mod error;
 mod migrate;

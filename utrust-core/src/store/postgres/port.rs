@@ -5,17 +5,18 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{PgStore, applications, catalog, certificates, crl, points, transaction};
+use super::{PgStore, applications, catalog, certificates, checks, crl, points, transaction};
 use crate::domain::agents::{Branch, IssuingPoint, Organization};
 use crate::domain::application::{Application, HistoryEntry};
 use crate::domain::catalog::{ObjectIdentifier, Product, Service};
 use crate::domain::certificate::{CertificateRecord, SerialNumber};
+use crate::domain::checks::IdentityCheck;
 use crate::domain::ids::{
     ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId,
 };
 use crate::domain::quota::{Allotment, Reservation};
 use crate::domain::revocation::CertificateHistoryEntry;
-use crate::ports::{PublishedCrl, Store, StoreError, StoredCa};
+use crate::ports::{ApplicationFilter, PublishedCrl, Store, StoreError, StoredCa};
 
 #[async_trait]
 impl Store for PgStore {
@@ -276,5 +277,43 @@ impl Store for PgStore {
 
     async fn insert_ca_material(&self, ca: &StoredCa) -> Result<bool, StoreError> {
         transaction!(self.pool, |conn| crl::insert_ca_material(conn, ca))
+    }
+
+    async fn list_applications(
+        &self,
+        filter: &ApplicationFilter,
+        after: Option<ApplicationId>,
+        limit: u32,
+    ) -> Result<Vec<Application>, StoreError> {
+        Ok(applications::list(&self.pool, filter, after, limit).await?)
+    }
+
+    async fn ensure_checks(&self, list: &[IdentityCheck]) -> Result<(), StoreError> {
+        if list.is_empty() {
+            return Ok(());
+        }
+        transaction!(self.pool, |conn| checks::ensure(conn, list))
+    }
+
+    async fn checks(&self, application: ApplicationId) -> Result<Vec<IdentityCheck>, StoreError> {
+        Ok(checks::of_application(&self.pool, application).await?)
+    }
+
+    async fn claim_due_checks(
+        &self,
+        now: OffsetDateTime,
+        lease_until_at: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<IdentityCheck>, StoreError> {
+        transaction!(self.pool, |conn| checks::claim_due(
+            conn,
+            now,
+            lease_until_at,
+            limit
+        ))
+    }
+
+    async fn update_check(&self, check: &IdentityCheck) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| checks::update(conn, check))
     }
 }

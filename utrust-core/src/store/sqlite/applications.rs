@@ -1,10 +1,11 @@
 //! Applications with their optimistic version and history.
 
-use sqlx::sqlite::SqliteConnection;
+use sqlx::AssertSqlSafe;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
 use crate::domain::application::{Application, HistoryEntry};
 use crate::domain::ids::ApplicationId;
-use crate::ports::StoreError;
+use crate::ports::{ApplicationFilter, StoreError};
 
 use super::codec::{corrupt, db, from_json, get, insert_error, to_json, ts, version_i64};
 use super::{SqliteStore, exists, finish};
@@ -139,13 +140,56 @@ pub(super) async fn application(
         .fetch_optional(&s.pool)
         .await
         .map_err(db)?;
-    let Some(row) = row else { return Ok(None) };
-    let data: String = get(&row, "data")?;
+    row.as_ref().map(application_from_row).transpose()
+}
+
+/// A page of applications by id (keyset pagination), with the filter's
+/// conditions; the statement is one of eight fixed shapes.
+pub(super) async fn list_applications(
+    s: &SqliteStore,
+    filter: &ApplicationFilter,
+    after: Option<ApplicationId>,
+    limit: u32,
+) -> Result<Vec<Application>, StoreError> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let mut sql = String::from("SELECT version, csr_der, data FROM applications WHERE id > ?");
+    // Without a cursor, `id > ''` holds for every (non-empty) id.
+    let mut binds: Vec<String> = vec![after.map(|a| a.to_string()).unwrap_or_default()];
+    if let Some(status) = filter.status {
+        sql.push_str(" AND status = ?");
+        binds.push(status.as_str().to_owned());
+    }
+    if let Some(point) = filter.point_id {
+        sql.push_str(" AND point_id = ?");
+        binds.push(point.to_string());
+    }
+    if let Some(service) = filter.service_id {
+        sql.push_str(" AND service_id = ?");
+        binds.push(service.to_string());
+    }
+    sql.push_str(" ORDER BY id LIMIT ?");
+    // Only fixed fragments are concatenated; every value is bound.
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for b in binds {
+        query = query.bind(b);
+    }
+    let rows = query
+        .bind(i64::from(limit))
+        .fetch_all(&s.pool)
+        .await
+        .map_err(db)?;
+    rows.iter().map(application_from_row).collect()
+}
+
+fn application_from_row(row: &SqliteRow) -> Result<Application, StoreError> {
+    let data: String = get(row, "data")?;
     let mut app: Application = from_json("application", &data)?;
-    let version: i64 = get(&row, "version")?;
+    let version: i64 = get(row, "version")?;
     app.version = u64::try_from(version).map_err(|e| corrupt("application version", e))?;
-    app.csr_der = get(&row, "csr_der")?;
-    Ok(Some(app))
+    app.csr_der = get(row, "csr_der")?;
+    Ok(app)
 }
 
 pub(super) async fn history(

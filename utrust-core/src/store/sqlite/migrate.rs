@@ -20,6 +20,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "certificate_lifecycle",
         include_str!("../../../migrations/sqlite/0002_certificate_lifecycle.sql"),
     ),
+    (
+        3,
+        "identity_checks",
+        include_str!("../../../migrations/sqlite/0003_identity_checks.sql"),
+    ),
 ];
 
 impl SqliteStore {

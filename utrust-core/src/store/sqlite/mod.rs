@@ -15,13 +15,14 @@
 //! Layout: this module opens the database and holds the transaction helpers;
 //! `migrate` applies the schema; `port` implements the port by delegating to
 //! one module per area (`catalog`, `agents`, `applications`, `issuance`,
-//! `certificates`, `reminders`, `crl`, `ca`); `codec` converts values.
+//! `certificates`, `reminders`, `crl`, `ca`, `checks`); `codec` converts values.
 
 mod agents;
 mod applications;
 mod ca;
 mod catalog;
 mod certificates;
+mod checks;
 mod codec;
 mod crl;
 mod issuance;

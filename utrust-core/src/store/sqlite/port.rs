@@ -7,15 +7,16 @@ use crate::domain::agents::{Branch, IssuingPoint, Organization};
 use crate::domain::application::{Application, HistoryEntry};
 use crate::domain::catalog::{ObjectIdentifier, Product, Service};
 use crate::domain::certificate::{CertificateRecord, SerialNumber};
+use crate::domain::checks::IdentityCheck;
 use crate::domain::ids::{
     ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId,
 };
 use crate::domain::quota::{Allotment, Reservation};
 use crate::domain::revocation::CertificateHistoryEntry;
-use crate::ports::{PublishedCrl, Store, StoreError, StoredCa};
+use crate::ports::{ApplicationFilter, PublishedCrl, Store, StoreError, StoredCa};
 
 use super::{
-    SqliteStore, agents, applications, ca, catalog, certificates, crl, issuance, reminders,
+    SqliteStore, agents, applications, ca, catalog, certificates, checks, crl, issuance, reminders,
 };
 
 #[async_trait]
@@ -236,5 +237,35 @@ impl Store for SqliteStore {
 
     async fn insert_ca_material(&self, ca: &StoredCa) -> Result<bool, StoreError> {
         ca::insert_ca_material(self, ca).await
+    }
+
+    async fn list_applications(
+        &self,
+        filter: &ApplicationFilter,
+        after: Option<ApplicationId>,
+        limit: u32,
+    ) -> Result<Vec<Application>, StoreError> {
+        applications::list_applications(self, filter, after, limit).await
+    }
+
+    async fn ensure_checks(&self, list: &[IdentityCheck]) -> Result<(), StoreError> {
+        checks::ensure_checks(self, list).await
+    }
+
+    async fn checks(&self, application: ApplicationId) -> Result<Vec<IdentityCheck>, StoreError> {
+        checks::checks(self, application).await
+    }
+
+    async fn claim_due_checks(
+        &self,
+        now: OffsetDateTime,
+        lease_until_at: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<IdentityCheck>, StoreError> {
+        checks::claim_due_checks(self, now, lease_until_at, limit).await
+    }
+
+    async fn update_check(&self, check: &IdentityCheck) -> Result<(), StoreError> {
+        checks::update_check(self, check).await
     }
 }
