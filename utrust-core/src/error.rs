@@ -127,6 +127,7 @@ impl From<StoreError> for Error {
             StoreError::NotFound { entity, id } => Self::NotFound { entity, id },
             StoreError::VersionConflict { .. }
             | StoreError::CertificateVersionConflict { .. }
+            | StoreError::CheckVersionConflict { .. }
             | StoreError::ReservationGone(_) => Self::Conflict,
             StoreError::Quota(q) => Self::Quota(q),
             other => Self::Storage(other.to_string()),

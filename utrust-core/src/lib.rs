@@ -33,5 +33,5 @@ pub mod error;
 pub mod ports;
 pub mod store;
 
-pub use engine::{Engine, NewApplication};
+pub use engine::{CheckRunStats, CheckTiming, Engine, NewApplication};
 pub use error::{Error, Result};

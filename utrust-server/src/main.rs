@@ -10,11 +10,13 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use utrust_core::CheckTiming;
 use utrust_pki::OsRandom;
 use utrust_server::bootstrap::{self, Database, EngineConfig};
 use utrust_server::maintenance::{self, Maintenance};
 use utrust_server::notify::{LogNotifier, SmtpNotifier};
 use utrust_server::{AppState, demo, router};
+use utrust_smev::{HttpVerifier, HttpVerifierConfig, SimConfig, SimulatedVerifier};
 
 /// utrust: certificate-lifecycle engine — reference server.
 #[derive(Debug, Parser)]
@@ -40,6 +42,24 @@ enum Command {
         /// Print a JSON summary.
         #[arg(long)]
         json: bool,
+    },
+    /// Run the SMEV adapter simulator (the wire format of `--smev-url`) over HTTP.
+    SmevSim {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        listen: SocketAddr,
+        /// Polls answered `pending` before each final answer.
+        #[arg(long, default_value_t = 0)]
+        pending_polls: u32,
+        /// The first N submits answer 503.
+        #[arg(long, default_value_t = 0)]
+        fail_submits: u32,
+        /// The first N polls answer 503.
+        #[arg(long, default_value_t = 0)]
+        fail_polls: u32,
+        /// Never answer (every check stays pending).
+        #[arg(long)]
+        never_answer: bool,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate {
@@ -83,6 +103,51 @@ struct ServeArgs {
     /// Seconds between maintenance runs (reservation sweep, expiry, CRL, reminders).
     #[arg(long, env = "UTRUST_MAINTENANCE_INTERVAL", default_value_t = 60)]
     maintenance_interval: u64,
+    #[command(flatten)]
+    checks: CheckArgs,
+}
+
+/// SMEV identity checks.
+#[derive(Debug, Clone, clap::Args)]
+struct CheckArgs {
+    /// Base URL of the SMEV REST adapter (`POST {url}/checks`); without it the
+    /// in-process simulator answers.
+    #[arg(long, env = "UTRUST_SMEV_URL")]
+    smev_url: Option<String>,
+    /// Milliseconds between runs of the identity-check worker.
+    #[arg(long, env = "UTRUST_CHECK_INTERVAL_MS", default_value_t = 1000)]
+    check_interval_ms: u64,
+    /// Seconds between polls of a submitted check.
+    #[arg(long, env = "UTRUST_CHECK_POLL_SECS", default_value_t = 30)]
+    check_poll_secs: u64,
+    /// Seconds after which an unanswered check is a timeout (default 5 days).
+    #[arg(long, env = "UTRUST_CHECK_DEADLINE_SECS", default_value_t = 432_000)]
+    check_deadline_secs: u64,
+    /// Seconds a worker holds a claimed check; a crashed worker's checks are
+    /// taken over after this.
+    #[arg(long, env = "UTRUST_CHECK_LEASE_SECS", default_value_t = 120)]
+    check_lease_secs: u64,
+}
+
+impl CheckArgs {
+    fn timing(&self) -> CheckTiming {
+        let secs = |s: u64| time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX));
+        CheckTiming {
+            deadline: secs(self.check_deadline_secs.max(1)),
+            poll_interval: secs(self.check_poll_secs),
+            retry_delay: secs(self.check_poll_secs),
+            lease: secs(self.check_lease_secs.max(1)),
+        }
+    }
+
+    fn verifier(
+        &self,
+    ) -> Result<Arc<dyn utrust_core::ports::IdentityVerifier>, Box<dyn std::error::Error>> {
+        Ok(match &self.smev_url {
+            Some(url) => Arc::new(HttpVerifier::new(HttpVerifierConfig::new(url.clone()))?),
+            None => Arc::new(SimulatedVerifier::new(SimConfig::default())),
+        })
+    }
 }
 
 /// Where the data lives.
@@ -168,13 +233,24 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         smtp_from,
         reminder_days,
         maintenance_interval,
+        checks,
     } = args;
     let engine = bootstrap::engine(&database.config(&data_dir)?).await?;
     let notifier: Arc<dyn utrust_core::ports::Notifier> = match &smtp_url {
         Some(url) => Arc::new(SmtpNotifier::new(url, &smtp_from)?),
         None => Arc::new(LogNotifier),
     };
-    let engine = engine.with_notifier(notifier);
+    if checks.smev_url.is_none() {
+        tracing::warn!("no --smev-url: the in-process SMEV simulator answers identity checks");
+    }
+    let engine = engine
+        .with_notifier(notifier)
+        .with_identity_verifier(checks.verifier()?)
+        .with_check_timing(checks.timing());
+    let check_worker = tokio::spawn(maintenance::run_checks_forever(
+        engine.clone(),
+        std::time::Duration::from_millis(checks.check_interval_ms.max(10)),
+    ));
     let maintenance = tokio::spawn(maintenance::run_forever(
         engine.clone(),
         Maintenance {
@@ -202,6 +278,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     maintenance.abort();
+    check_worker.abort();
     Ok(())
 }
 
@@ -214,6 +291,28 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
                 demo::print_human(&summary);
+            }
+            Ok(())
+        }
+        Command::SmevSim {
+            listen,
+            pending_polls,
+            fail_submits,
+            fail_polls,
+            never_answer,
+        } => {
+            let config = SimConfig {
+                pending_polls,
+                fail_submits,
+                fail_polls,
+                never_answer,
+                ..SimConfig::default()
+            };
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            tracing::info!(addr = %listener.local_addr()?, "SMEV simulator listening");
+            tokio::select! {
+                r = utrust_smev::simulator::serve(listener, config) => r?,
+                () = shutdown_signal() => {}
             }
             Ok(())
         }

@@ -52,3 +52,24 @@ pub async fn run_forever(engine: Engine, config: Maintenance) {
         run_once(&engine, &config).await;
     }
 }
+
+/// Runs the identity-check worker every `interval` until the task is dropped.
+pub async fn run_checks_forever(engine: Engine, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match engine.process_identity_checks(100).await {
+            Ok(stats) if stats != utrust_core::CheckRunStats::default() => {
+                tracing::info!(
+                    submitted = stats.submitted,
+                    completed = stats.completed,
+                    concluded = stats.concluded,
+                    "identity checks"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "identity-check worker failed"),
+        }
+    }
+}

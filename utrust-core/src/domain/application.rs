@@ -210,6 +210,9 @@ pub struct Application {
     /// The certificate this application renews, if it is a renewal.
     #[serde(default)]
     pub renews: Option<SerialNumber>,
+    /// The current round of identity checks (0 first; each re-run adds one).
+    #[serde(default)]
+    pub check_round: u32,
     /// Reason of cancellation or rejection.
     pub reason: Option<String>,
     /// Created.

@@ -355,6 +355,25 @@ pub struct Service {
     pub revoke_superseded_on_renewal: bool,
 }
 
+impl SmevCheckKind {
+    /// All kinds.
+    pub const ALL: [SmevCheckKind; 3] = [Self::Passport, Self::Snils, Self::Inn];
+
+    /// The wire name: `passport`, `snils`, `inn`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passport => "passport",
+            Self::Snils => "snils",
+            Self::Inn => "inn",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 impl core::fmt::Display for KeyAlgorithm {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.as_str())
@@ -433,5 +452,11 @@ impl Service {
             validity_days: 365,
             revoke_superseded_on_renewal: false,
         }
+    }
+}
+
+impl core::fmt::Display for SmevCheckKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
     }
 }

@@ -5,6 +5,7 @@ pub mod agents;
 pub mod application;
 pub mod catalog;
 pub mod certificate;
+pub mod checks;
 pub mod identifiers;
 pub mod ids;
 pub mod lifecycle;

@@ -6,7 +6,7 @@ use crate::domain::agents::Availability;
 use crate::domain::application::{
     Account, Actor, Address, Application, CertificateOwner, HistoryEntry,
 };
-use crate::domain::catalog::{ApplicantKind, Product};
+use crate::domain::catalog::{ApplicantKind, Product, SmevCheckKind};
 use crate::domain::certificate::SerialNumber;
 use crate::domain::ids::{ApplicationId, PointId, ProductId, ServiceId};
 use crate::domain::lifecycle::{ApplicationEvent, ApplicationStatus, StepPlan};
@@ -32,6 +32,32 @@ pub struct NewApplication {
     pub address: Address,
     /// Wants a renewal notice.
     pub renewal_notice: bool,
+}
+
+/// The data each SMEV check needs must be there before it is sent: a passport
+/// for the passport and INN checks, a birth date for the SNILS check.
+pub(super) fn require_check_inputs(
+    checks: &std::collections::BTreeSet<SmevCheckKind>,
+    owner: &CertificateOwner,
+) -> Result<()> {
+    for kind in checks {
+        match kind {
+            SmevCheckKind::Passport | SmevCheckKind::Inn if owner.passport.is_none() => {
+                return Err(Error::invalid(
+                    "owner.passport",
+                    format!("required: the service checks {kind} in SMEV"),
+                ));
+            }
+            SmevCheckKind::Snils if owner.birth_date.is_none() => {
+                return Err(Error::invalid(
+                    "owner.birth_date",
+                    "required: the service checks SNILS in SMEV",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 impl Engine {
@@ -125,6 +151,7 @@ impl Engine {
                 return Err(Error::invalid(field, "must not be empty"));
             }
         }
+        require_check_inputs(&service.smev_checks, &new.owner)?;
         if let Account::LegalEntity { name, .. } = &new.account
             && name.trim().is_empty()
         {
@@ -149,12 +176,15 @@ impl Engine {
             csr_der: None,
             certificate_serial: None,
             renews,
+            check_round: 0,
             reason: None,
             created_at: now,
             updated_at: now,
         };
         let entry = app.apply(ApplicationEvent::Submit, actor, now, None)?;
         self.store.insert_application(&app, &entry).await?;
+        // Best effort: the check worker's sweep creates the checks if this fails.
+        let _ = self.open_check_round(&app).await;
         Ok(app)
     }
 
@@ -164,6 +194,19 @@ impl Engine {
     /// [`Error::NotFound`].
     pub async fn application(&self, id: ApplicationId) -> Result<Application> {
         self.load_application(id).await
+    }
+
+    /// A page of applications matching `filter`, ordered by id, after the cursor.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn list_applications(
+        &self,
+        filter: &crate::ports::ApplicationFilter,
+        after: Option<ApplicationId>,
+        limit: u32,
+    ) -> Result<Vec<Application>> {
+        Ok(self.store.list_applications(filter, after, limit).await?)
     }
 
     /// The history of an application, oldest first.

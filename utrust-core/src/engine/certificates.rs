@@ -10,8 +10,8 @@ use super::Engine;
 use crate::domain::application::Actor;
 use crate::domain::certificate::{CertificateRecord, SerialNumber};
 use crate::domain::revocation::{
-    CertificateEvent, CertificateHistoryEntry, CertificateStatus, CertificateTransitionError,
-    RevocationReason, certificate_transition,
+    CertificateEvent, CertificateHistoryEntry, CertificateStatus, RevocationReason,
+    certificate_transition,
 };
 use crate::engine::NewApplication;
 use crate::error::{Error, Result};

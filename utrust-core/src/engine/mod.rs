@@ -20,19 +20,21 @@
 mod agents;
 mod applications;
 mod certificates;
+mod checks;
 mod issuance;
 mod recovery;
 
 use std::sync::Arc;
 
 pub use applications::NewApplication;
+pub use checks::{CheckRunStats, CheckTiming};
 
 use crate::domain::application::Application;
 use crate::domain::ids::ApplicationId;
 use crate::error::{Error, Result};
 use crate::ports::{
-    CertificateAuthority, Clock, Notifier, NullNotifier, Random, RequestInspector, Store,
-    SystemClock,
+    CertificateAuthority, Clock, IdentityVerifier, Notifier, NullNotifier, Random,
+    RequestInspector, Store, SystemClock,
 };
 
 /// The lifecycle engine.
@@ -44,6 +46,8 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
     notifier: Arc<dyn Notifier>,
+    verifier: Option<Arc<dyn IdentityVerifier>>,
+    check_timing: CheckTiming,
     reservation_ttl: time::Duration,
     crl_validity: time::Duration,
 }
@@ -69,6 +73,8 @@ impl Engine {
             clock: Arc::new(SystemClock),
             random,
             notifier: Arc::new(NullNotifier),
+            verifier: None,
+            check_timing: CheckTiming::default(),
             reservation_ttl: time::Duration::minutes(10),
             crl_validity: time::Duration::days(1),
         }

@@ -16,11 +16,24 @@ use crate::domain::agents::{Branch, IssuingPoint, Organization};
 use crate::domain::application::{Application, HistoryEntry};
 use crate::domain::catalog::{ObjectIdentifier, Product, Service};
 use crate::domain::certificate::{CertificateRecord, SerialNumber};
+use crate::domain::checks::IdentityCheck;
 use crate::domain::ids::{
     ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId,
 };
+use crate::domain::lifecycle::ApplicationStatus;
 use crate::domain::quota::{Allotment, QuotaError, Reservation};
 use crate::domain::revocation::CertificateHistoryEntry;
+
+/// Which applications a listing returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplicationFilter {
+    /// Only in this status.
+    pub status: Option<ApplicationStatus>,
+    /// Only at this point.
+    pub point_id: Option<PointId>,
+    /// Only of this service.
+    pub service_id: Option<ServiceId>,
+}
 
 /// A published certificate revocation list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +101,12 @@ pub enum StoreError {
     /// The reservation is unknown (already committed, released or swept).
     #[error("reservation {0} is not active")]
     ReservationGone(ReservationId),
+    /// Someone else changed the identity check first.
+    #[error("identity check {key} was changed concurrently")]
+    CheckVersionConflict {
+        /// Its idempotency key.
+        key: String,
+    },
     /// Stored data could not be decoded.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -261,4 +280,32 @@ pub trait Store: Send + Sync {
     /// Stores a CA unless one with that name exists; `false` if another process
     /// stored one first (the caller then loads that one).
     async fn insert_ca_material(&self, ca: &StoredCa) -> Result<bool, StoreError>;
+
+    /// Applications matching `filter`, ordered by id, starting after `after`
+    /// (cursor), at most `limit`.
+    async fn list_applications(
+        &self,
+        filter: &ApplicationFilter,
+        after: Option<ApplicationId>,
+        limit: u32,
+    ) -> Result<Vec<Application>, StoreError>;
+
+    /// Creates identity checks; a check whose (application, round, kind) exists
+    /// already is left as it is (idempotent).
+    async fn ensure_checks(&self, checks: &[IdentityCheck]) -> Result<(), StoreError>;
+    /// Every check of an application, by round then kind.
+    async fn checks(&self, application: ApplicationId) -> Result<Vec<IdentityCheck>, StoreError>;
+    /// Claims up to `limit` pending checks that are due (`next_attempt_at <= now`)
+    /// and not leased by another worker (`lease_until` empty or past): sets
+    /// `lease_until = lease_until_at`, bumps `version` and returns them. Two
+    /// workers never claim the same check (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+    async fn claim_due_checks(
+        &self,
+        now: OffsetDateTime,
+        lease_until_at: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<IdentityCheck>, StoreError>;
+    /// Writes a check's progress. The record's `version` is the new version; the
+    /// stored one must be exactly one less ([`StoreError::CheckVersionConflict`]).
+    async fn update_check(&self, check: &IdentityCheck) -> Result<(), StoreError>;
 }

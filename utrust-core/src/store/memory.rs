@@ -9,14 +9,15 @@ use time::OffsetDateTime;
 
 use crate::domain::agents::{Branch, IssuingPoint, Organization};
 use crate::domain::application::{Application, HistoryEntry};
-use crate::domain::catalog::{ObjectIdentifier, Product, Service};
+use crate::domain::catalog::{ObjectIdentifier, Product, Service, SmevCheckKind};
 use crate::domain::certificate::{CertificateRecord, SerialNumber};
+use crate::domain::checks::IdentityCheck;
 use crate::domain::ids::{
     ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId,
 };
 use crate::domain::quota::{Allotment, Quota, QuotaScope, Reservation};
 use crate::domain::revocation::{CertificateHistoryEntry, CertificateStatus};
-use crate::ports::{PublishedCrl, Store, StoreError, StoredCa};
+use crate::ports::{ApplicationFilter, PublishedCrl, Store, StoreError, StoredCa};
 
 #[derive(Default)]
 struct State {
@@ -37,6 +38,8 @@ struct State {
     crl_number: u64,
     crls: BTreeMap<u64, PublishedCrl>,
     ca_material: HashMap<String, StoredCa>,
+    /// Identity checks by (application, round, kind).
+    checks: BTreeMap<(ApplicationId, u32, SmevCheckKind), IdentityCheck>,
 }
 
 impl State {
@@ -544,5 +547,91 @@ impl Store for MemoryStore {
         }
         s.ca_material.insert(ca.name.clone(), ca.clone());
         Ok(true)
+    }
+
+    async fn list_applications(
+        &self,
+        filter: &ApplicationFilter,
+        after: Option<ApplicationId>,
+        limit: u32,
+    ) -> Result<Vec<Application>, StoreError> {
+        let s = self.lock();
+        let mut out: Vec<Application> = s
+            .applications
+            .values()
+            .filter(|a| filter.status.is_none_or(|st| a.status == st))
+            .filter(|a| filter.point_id.is_none_or(|p| a.point_id == p))
+            .filter(|a| filter.service_id.is_none_or(|sv| a.service_id == sv))
+            .filter(|a| after.is_none_or(|c| a.id > c))
+            .cloned()
+            .collect();
+        out.sort_by_key(|a| a.id);
+        out.truncate(limit as usize);
+        Ok(out)
+    }
+
+    async fn ensure_checks(&self, checks: &[IdentityCheck]) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        for c in checks {
+            s.checks
+                .entry((c.application_id, c.round, c.kind))
+                .or_insert_with(|| c.clone());
+        }
+        Ok(())
+    }
+
+    async fn checks(&self, application: ApplicationId) -> Result<Vec<IdentityCheck>, StoreError> {
+        let s = self.lock();
+        Ok(s.checks
+            .range((application, 0, SmevCheckKind::Passport)..)
+            .take_while(|((a, _, _), _)| *a == application)
+            .map(|(_, c)| c.clone())
+            .collect())
+    }
+
+    async fn claim_due_checks(
+        &self,
+        now: OffsetDateTime,
+        lease_until_at: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<IdentityCheck>, StoreError> {
+        let mut s = self.lock();
+        let mut due: Vec<&mut IdentityCheck> = s
+            .checks
+            .values_mut()
+            .filter(|c| {
+                !c.state.is_final()
+                    && c.next_attempt_at <= now
+                    && c.lease_until.is_none_or(|l| l <= now)
+            })
+            .collect();
+        due.sort_by_key(|c| c.next_attempt_at);
+        Ok(due
+            .into_iter()
+            .take(limit as usize)
+            .map(|c| {
+                c.lease_until = Some(lease_until_at);
+                c.version += 1;
+                c.clone()
+            })
+            .collect())
+    }
+
+    async fn update_check(&self, check: &IdentityCheck) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let key = (check.application_id, check.round, check.kind);
+        match s.checks.get_mut(&key) {
+            Some(stored) if stored.version + 1 == check.version => {
+                *stored = check.clone();
+                Ok(())
+            }
+            Some(_) => Err(StoreError::CheckVersionConflict {
+                key: check.idempotency_key.clone(),
+            }),
+            None => Err(StoreError::NotFound {
+                entity: "identity check",
+                id: check.idempotency_key.clone(),
+            }),
+        }
     }
 }

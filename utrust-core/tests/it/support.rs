@@ -158,6 +158,7 @@ pub fn application(
         csr_der: Some(vec![0x30, 0x82, 0x01, 0x00, 0xff, 0x00]),
         certificate_serial: None,
         renews: None,
+        check_round: 0,
         reason: None,
         created_at: t0(),
         updated_at: t0(),

@@ -2,14 +2,16 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use utrust_core::NewApplication;
-use utrust_core::domain::application::Actor;
+use utrust_core::domain::application::{Actor, Application};
 use utrust_core::domain::certificate::CertificateRecord;
 use utrust_core::domain::ids::{ApplicationId, PointId, ProductId, ServiceId};
+use utrust_core::domain::lifecycle::ApplicationStatus;
+use utrust_core::ports::ApplicationFilter;
 
 use super::catalog::{body_id, path_id};
 use super::json::{ApiJson, bytes_rejection, parse_optional_body};
@@ -46,11 +48,57 @@ pub async fn create(
         renewal_notice: body.renewal_notice,
     };
     let app = st.engine.submit(new, admin()).await?;
-    let history = st.engine.history(app.id).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ApplicationOut::from_domain(&app, Some(&history))),
-    ))
+    Ok((StatusCode::CREATED, Json(view(&st, &app).await?)))
+}
+
+/// `GET /applications?status=&point_id=&service_id=&after=&limit=`: a page of
+/// applications ordered by id, with `next` as the cursor of the following page
+/// (`null` on the last page). Items carry no history (fetch one for that).
+pub async fn list(
+    State(st): State<AppState>,
+    query: Result<Query<std::collections::BTreeMap<String, String>>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(q) =
+        query.map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", r.body_text()))?;
+    let mut filter = ApplicationFilter::default();
+    let mut after = None;
+    let mut limit = 50u32;
+    for (k, v) in &q {
+        match k.as_str() {
+            "status" => {
+                filter.status = Some(
+                    ApplicationStatus::from_name(v)
+                        .ok_or_else(|| ApiError::invalid("status", "unknown status"))?,
+                );
+            }
+            "point_id" => filter.point_id = Some(body_id::<PointId>(v, "point_id")?),
+            "service_id" => filter.service_id = Some(body_id::<ServiceId>(v, "service_id")?),
+            "after" => after = Some(body_id::<ApplicationId>(v, "after")?),
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=500).contains(n))
+                    .ok_or_else(|| ApiError::invalid("limit", "1..=500"))?;
+            }
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_body",
+                    format!("unknown query parameter `{other}`"),
+                ));
+            }
+        }
+    }
+    let page = st.engine.list_applications(&filter, after, limit).await?;
+    let next = (page.len() == limit as usize)
+        .then(|| page.last().map(|a| a.id.to_string()))
+        .flatten();
+    let items: Vec<ApplicationOut> = page
+        .iter()
+        .map(|a| ApplicationOut::from_domain(a, None, &[]))
+        .collect();
+    Ok(Json(serde_json::json!({ "items": items, "next": next })))
 }
 
 pub async fn get(
@@ -59,8 +107,7 @@ pub async fn get(
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
     let app = st.engine.application(id).await?;
-    let history = st.engine.history(id).await?;
-    Ok(Json(ApplicationOut::from_domain(&app, Some(&history))))
+    Ok(Json(view(&st, &app).await?))
 }
 
 pub async fn template(
@@ -102,8 +149,48 @@ pub async fn attach_csr(
         ));
     }
     let app = st.engine.attach_csr(id, &bytes, admin()).await?;
-    let history = st.engine.history(id).await?;
-    Ok(Json(ApplicationOut::from_domain(&app, Some(&history))))
+    Ok(Json(view(&st, &app).await?))
+}
+
+/// The full view of an application: with its history and its current round of
+/// identity checks.
+pub(super) async fn view(st: &AppState, app: &Application) -> Result<ApplicationOut, ApiError> {
+    let history = st.engine.history(app.id).await?;
+    let checks = st.engine.identity_checks(app.id).await?;
+    Ok(ApplicationOut::from_domain(app, Some(&history), &checks))
+}
+
+/// `POST /applications/{id}/rerun-checks` `{"owner"?: {…}}`: after failed checks,
+/// optionally with the owner's corrected data, run the checks again.
+pub async fn rerun_checks(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ApplicationOut>, ApiError> {
+    let id = path_id::<ApplicationId>(&id, "application")?;
+    let body: Option<wire::RerunChecksIn> = parse_optional_body(body)?;
+    let owner = match body.and_then(|b| b.owner) {
+        Some(o) => Some(o.to_domain()?),
+        None => None,
+    };
+    let app = st.engine.rerun_checks(id, owner, admin()).await?;
+    Ok(Json(view(&st, &app).await?))
+}
+
+/// `POST /applications/{id}/accept-paper` `{"reason"}`: an operator accepts paper
+/// documents instead of failed checks.
+pub async fn accept_paper(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ApplicationOut>, ApiError> {
+    let id = path_id::<ApplicationId>(&id, "application")?;
+    let reason = with_reason(body).await?.unwrap_or_default();
+    let app = st
+        .engine
+        .accept_paper_documents(id, admin(), reason)
+        .await?;
+    Ok(Json(view(&st, &app).await?))
 }
 
 async fn with_reason(body: Result<Bytes, BytesRejection>) -> Result<Option<String>, ApiError> {
@@ -116,10 +203,7 @@ pub async fn approve(
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
     let app = st.engine.approve(id, admin()).await?;
-    Ok(Json(ApplicationOut::from_domain(
-        &app,
-        Some(&st.engine.history(id).await?),
-    )))
+    Ok(Json(view(&st, &app).await?))
 }
 
 pub async fn reject(
@@ -130,10 +214,7 @@ pub async fn reject(
     let id = path_id::<ApplicationId>(&id, "application")?;
     let reason = with_reason(body).await?.unwrap_or_default();
     let app = st.engine.reject(id, admin(), reason).await?;
-    Ok(Json(ApplicationOut::from_domain(
-        &app,
-        Some(&st.engine.history(id).await?),
-    )))
+    Ok(Json(view(&st, &app).await?))
 }
 
 pub async fn cancel(
@@ -144,10 +225,7 @@ pub async fn cancel(
     let id = path_id::<ApplicationId>(&id, "application")?;
     let reason = with_reason(body).await?.unwrap_or_default();
     let app = st.engine.cancel(id, admin(), reason).await?;
-    Ok(Json(ApplicationOut::from_domain(
-        &app,
-        Some(&st.engine.history(id).await?),
-    )))
+    Ok(Json(view(&st, &app).await?))
 }
 
 fn issued_out(app_id: ApplicationId, status: &str, c: &CertificateRecord) -> IssuedOut {

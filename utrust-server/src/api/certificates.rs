@@ -14,7 +14,7 @@ use utrust_core::domain::revocation::{
 };
 
 use super::AppState;
-use super::applications::admin;
+use super::applications::{admin, view};
 use super::error::ApiError;
 use super::json::parse_optional_body;
 use super::wire::{ApplicationOut, rfc3339};
@@ -136,11 +136,7 @@ pub async fn renew(
     Path(raw): Path<String>,
 ) -> Result<(StatusCode, Json<ApplicationOut>), ApiError> {
     let app = st.engine.renew(&serial(&raw)?, admin()).await?;
-    let history = st.engine.history(app.id).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ApplicationOut::from_domain(&app, Some(&history))),
-    ))
+    Ok((StatusCode::CREATED, Json(view(&st, &app).await?)))
 }
 
 pub async fn ca_certificate(State(st): State<AppState>) -> Response {

@@ -66,7 +66,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/services", post(catalog::create_service))
         .route("/services/{id}", get(catalog::get_service))
-        .route("/applications", post(applications::create))
+        .route(
+            "/applications",
+            post(applications::create).get(applications::list),
+        )
         .route("/applications/{id}", get(applications::get))
         .route(
             "/applications/{id}/request-template",
@@ -77,6 +80,14 @@ pub fn router(state: AppState) -> Router {
         .route("/applications/{id}/reject", post(applications::reject))
         .route("/applications/{id}/cancel", post(applications::cancel))
         .route("/applications/{id}/issue", post(applications::issue))
+        .route(
+            "/applications/{id}/rerun-checks",
+            post(applications::rerun_checks),
+        )
+        .route(
+            "/applications/{id}/accept-paper",
+            post(applications::accept_paper),
+        )
         .route(
             "/applications/{id}/certificate",
             get(applications::certificate),

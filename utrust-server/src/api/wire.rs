@@ -9,6 +9,7 @@ use utrust_core::domain::application::{
     Account, Address, Application, CertificateOwner, HistoryEntry, Passport,
 };
 use utrust_core::domain::catalog::{ApplicantKind, OidSet};
+use utrust_core::domain::checks::IdentityCheck;
 use utrust_core::domain::identifiers::{
     Email, Inn, InnLe, Kpp, Ogrn, Ogrnip, Oid, PassportRf, RegionCode, Snils,
 };
@@ -536,10 +537,50 @@ pub struct ApplicationOut {
     pub updated_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<HistoryOut>>,
+    /// The current round of SMEV identity checks (empty when the service has none).
+    pub checks: Vec<CheckOut>,
+}
+
+/// One identity check as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct CheckOut {
+    pub kind: String,
+    pub result: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub round: u32,
+    pub created_at: String,
+    pub submitted_at: Option<String>,
+    pub completed_at: Option<String>,
+}
+
+impl CheckOut {
+    pub fn from_domain(c: &IdentityCheck) -> Self {
+        Self {
+            kind: c.kind.as_str().to_owned(),
+            result: c.state.name().to_owned(),
+            reason: c.state.reason().map(str::to_owned),
+            round: c.round,
+            created_at: rfc3339(c.created_at),
+            submitted_at: c.submitted_at.map(rfc3339),
+            completed_at: c.completed_at.map(rfc3339),
+        }
+    }
+}
+
+/// `POST /applications/{id}/rerun-checks`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RerunChecksIn {
+    pub owner: Option<OwnerIn>,
 }
 
 impl ApplicationOut {
-    pub fn from_domain(a: &Application, history: Option<&[HistoryEntry]>) -> Self {
+    pub fn from_domain(
+        a: &Application,
+        history: Option<&[HistoryEntry]>,
+        checks: &[IdentityCheck],
+    ) -> Self {
         let organization = match &a.account {
             Account::Individual => None,
             Account::SoleProprietor { ogrnip } => Some(AccountOrgIn {
@@ -586,6 +627,7 @@ impl ApplicationOut {
             created_at: rfc3339(a.created_at),
             updated_at: rfc3339(a.updated_at),
             history: history.map(|h| h.iter().map(HistoryOut::from_domain).collect()),
+            checks: checks.iter().map(CheckOut::from_domain).collect(),
         }
     }
 }

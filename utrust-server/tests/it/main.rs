@@ -15,4 +15,5 @@ mod lifecycle;
 mod multi_server;
 mod quota;
 mod reminders;
+mod smev_checks;
 mod validation;
