@@ -405,7 +405,7 @@ def main():
     api = Api(args.base_url, args.token)
     _, health = api.request("GET", "/healthz", auth=False)
     check(health.get("status") == "ok", f"/healthz: {health}")
-    status, err = api.request("GET", "/api/v1/ca/certificate", auth=False, expect=(401,))
+    status, err = api.request("GET", "/api/v1/me", auth=False, expect=(401,))
     check(isinstance(err, dict) and err.get("error") == "unauthorized", f"401 body: {err!r}")
 
     suffix = uuid.uuid4().hex[:8]

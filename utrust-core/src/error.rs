@@ -59,6 +59,15 @@ pub enum Error {
         /// The unique field.
         field: &'static str,
     },
+    /// The principal lacks a permission flag.
+    #[error("not allowed: needs the `{permission}` permission")]
+    Forbidden {
+        /// The permission missing.
+        permission: &'static str,
+    },
+    /// The user may not log in (inactive, or an employee of a blocked agent).
+    #[error("login refused: {0}")]
+    LoginRefused(String),
     /// The application changed concurrently; reload and retry.
     #[error("the application was changed concurrently; retry")]
     Conflict,
@@ -88,6 +97,8 @@ impl Error {
             Self::Ca(_) => "ca_unavailable",
             Self::Duplicate { .. } => "duplicate",
             Self::Conflict => "concurrent_modification",
+            Self::Forbidden { .. } => "forbidden",
+            Self::LoginRefused(_) => "login_refused",
             Self::Storage(_) => "internal",
         }
     }

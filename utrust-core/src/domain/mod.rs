@@ -1,6 +1,7 @@
 //! The pure domain: values, rules and the state machine. No I/O, no clock reads, no
 //! randomness: everything time- or chance-dependent comes in as an argument.
 
+pub mod access;
 pub mod agents;
 pub mod application;
 pub mod catalog;

@@ -171,7 +171,10 @@ impl Engine {
             address: new.address,
             referring_agent: None,
             manager: None,
-            user: None,
+            user: match &actor {
+                Actor::User(u) => Some(*u),
+                _ => None,
+            },
             renewal_notice: new.renewal_notice,
             csr_der: None,
             certificate_serial: None,

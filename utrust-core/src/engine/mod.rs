@@ -17,6 +17,7 @@
 //! The engine holds its ports as `Arc<dyn Port>`; it reads the clock and
 //! randomness only through them.
 
+mod access;
 mod agents;
 mod applications;
 mod certificates;

@@ -16,5 +16,7 @@ pub use ca::{
 pub use identity::{CheckResult, CheckSubject, CheckTicket, IdentityVerifier, VerifierError};
 pub use notifier::{Notification, Notifier, NotifyError, NullNotifier};
 pub use runtime::{Clock, ManualClock, Random, SeededRandom, SystemClock};
-pub use store::{ApplicationFilter, PublishedCrl, Store, StoreError, StoredCa};
+pub use store::{
+    ApplicationFilter, PublishedCrl, Session, SessionKind, Store, StoreError, StoredCa,
+};
 pub use token::{TokenError, TokenInfo, TokenProvider};

@@ -10,19 +10,50 @@
 //! in the engine), so they are exact under concurrency.
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::domain::agents::{Branch, IssuingPoint, Organization};
+use crate::domain::agents::{Branch, Employee, IssuingPoint, Organization, UserAccount};
 use crate::domain::application::{Application, HistoryEntry};
 use crate::domain::catalog::{ObjectIdentifier, Product, Service};
 use crate::domain::certificate::{CertificateRecord, SerialNumber};
 use crate::domain::checks::IdentityCheck;
 use crate::domain::ids::{
-    ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId,
+    ApplicationId, BranchId, EmployeeId, OrganizationId, PointId, ProductId, ReservationId,
+    ServiceId, UserId,
 };
 use crate::domain::lifecycle::ApplicationStatus;
 use crate::domain::quota::{Allotment, QuotaError, Reservation};
 use crate::domain::revocation::CertificateHistoryEntry;
+
+/// Kind of a bearer credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    /// A login session (expires).
+    Session,
+    /// An API token for an integration (may not expire; revoked by deletion).
+    ApiToken,
+}
+
+/// A bearer credential, stored only as the SHA-256 of the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Lowercase hex SHA-256 of the token (the token itself is never stored).
+    pub token_hash: String,
+    /// Whose it is.
+    pub user_id: UserId,
+    /// Session or API token.
+    pub kind: SessionKind,
+    /// A name for API tokens.
+    pub name: Option<String>,
+    /// Created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Expires (`None`: never).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+}
 
 /// Which applications a listing returns.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -308,4 +339,70 @@ pub trait Store: Send + Sync {
     /// Writes a check's progress. The record's `version` is the new version; the
     /// stored one must be exactly one less ([`StoreError::CheckVersionConflict`]).
     async fn update_check(&self, check: &IdentityCheck) -> Result<(), StoreError>;
+
+    /// Adds a user account (username unique: [`StoreError::Duplicate`]).
+    async fn insert_user(&self, user: &UserAccount) -> Result<(), StoreError>;
+    /// A user by id.
+    async fn user(&self, id: UserId) -> Result<Option<UserAccount>, StoreError>;
+    /// A user by login.
+    async fn user_by_username(&self, username: &str) -> Result<Option<UserAccount>, StoreError>;
+    /// Replaces a user's fields (username unique).
+    async fn update_user(&self, user: &UserAccount) -> Result<(), StoreError>;
+    /// Users ordered by id after the cursor.
+    async fn list_users(
+        &self,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<UserAccount>, StoreError>;
+
+    /// Adds an employee (one per user: [`StoreError::Duplicate`] on `user_id`).
+    async fn insert_employee(&self, employee: &Employee) -> Result<(), StoreError>;
+    /// An employee by id.
+    async fn employee(&self, id: EmployeeId) -> Result<Option<Employee>, StoreError>;
+    /// The employee record of a user.
+    async fn employee_by_user(&self, user: UserId) -> Result<Option<Employee>, StoreError>;
+    /// Employees ordered by id after the cursor.
+    async fn list_employees(
+        &self,
+        after: Option<EmployeeId>,
+        limit: u32,
+    ) -> Result<Vec<Employee>, StoreError>;
+
+    /// Stores a session or API token (by its hash).
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// A session or API token by the hash of its token.
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError>;
+    /// Deletes a session or API token.
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    /// Products ordered by id after the cursor.
+    async fn list_products(
+        &self,
+        after: Option<ProductId>,
+        limit: u32,
+    ) -> Result<Vec<Product>, StoreError>;
+    /// Services ordered by id after the cursor.
+    async fn list_services(
+        &self,
+        after: Option<ServiceId>,
+        limit: u32,
+    ) -> Result<Vec<Service>, StoreError>;
+    /// Organizations ordered by id after the cursor.
+    async fn list_organizations(
+        &self,
+        after: Option<OrganizationId>,
+        limit: u32,
+    ) -> Result<Vec<Organization>, StoreError>;
+    /// Branches ordered by id after the cursor.
+    async fn list_branches(
+        &self,
+        after: Option<BranchId>,
+        limit: u32,
+    ) -> Result<Vec<Branch>, StoreError>;
+    /// Points (with their counters) ordered by id after the cursor.
+    async fn list_points(
+        &self,
+        after: Option<PointId>,
+        limit: u32,
+    ) -> Result<Vec<IssuingPoint>, StoreError>;
 }

@@ -7,17 +7,18 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::domain::agents::{Branch, IssuingPoint, Organization};
+use crate::domain::agents::{Branch, Employee, IssuingPoint, Organization, UserAccount};
 use crate::domain::application::{Application, HistoryEntry};
 use crate::domain::catalog::{ObjectIdentifier, Product, Service, SmevCheckKind};
 use crate::domain::certificate::{CertificateRecord, SerialNumber};
 use crate::domain::checks::IdentityCheck;
 use crate::domain::ids::{
-    ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId,
+    ApplicationId, BranchId, EmployeeId, OrganizationId, PointId, ProductId, ReservationId,
+    ServiceId, UserId,
 };
 use crate::domain::quota::{Allotment, Quota, QuotaScope, Reservation};
 use crate::domain::revocation::{CertificateHistoryEntry, CertificateStatus};
-use crate::ports::{ApplicationFilter, PublishedCrl, Store, StoreError, StoredCa};
+use crate::ports::{ApplicationFilter, PublishedCrl, Session, Store, StoreError, StoredCa};
 
 #[derive(Default)]
 struct State {
@@ -38,6 +39,9 @@ struct State {
     crl_number: u64,
     crls: BTreeMap<u64, PublishedCrl>,
     ca_material: HashMap<String, StoredCa>,
+    users: BTreeMap<UserId, UserAccount>,
+    employees: BTreeMap<EmployeeId, Employee>,
+    sessions: HashMap<String, Session>,
     /// Identity checks by (application, round, kind).
     checks: BTreeMap<(ApplicationId, u32, SmevCheckKind), IdentityCheck>,
 }
@@ -634,4 +638,190 @@ impl Store for MemoryStore {
             }),
         }
     }
+
+    async fn insert_user(&self, user: &UserAccount) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if s.users
+            .values()
+            .any(|u| u.username == user.username && u.id != user.id)
+        {
+            return Err(StoreError::Duplicate {
+                entity: "user",
+                field: "username",
+            });
+        }
+        s.users.insert(user.id, user.clone());
+        Ok(())
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<UserAccount>, StoreError> {
+        Ok(self.lock().users.get(&id).cloned())
+    }
+
+    async fn user_by_username(&self, username: &str) -> Result<Option<UserAccount>, StoreError> {
+        Ok(self
+            .lock()
+            .users
+            .values()
+            .find(|u| u.username == username)
+            .cloned())
+    }
+
+    async fn update_user(&self, user: &UserAccount) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if !s.users.contains_key(&user.id) {
+            return Err(StoreError::NotFound {
+                entity: "user",
+                id: user.id.to_string(),
+            });
+        }
+        if s.users
+            .values()
+            .any(|u| u.username == user.username && u.id != user.id)
+        {
+            return Err(StoreError::Duplicate {
+                entity: "user",
+                field: "username",
+            });
+        }
+        s.users.insert(user.id, user.clone());
+        Ok(())
+    }
+
+    async fn list_users(
+        &self,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<UserAccount>, StoreError> {
+        Ok(page(&self.lock().users, after, limit))
+    }
+
+    async fn insert_employee(&self, employee: &Employee) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if s.employees
+            .values()
+            .any(|e| e.user_id == employee.user_id && e.id != employee.id)
+        {
+            return Err(StoreError::Duplicate {
+                entity: "employee",
+                field: "user_id",
+            });
+        }
+        s.employees.insert(employee.id, employee.clone());
+        Ok(())
+    }
+
+    async fn employee(&self, id: EmployeeId) -> Result<Option<Employee>, StoreError> {
+        Ok(self.lock().employees.get(&id).cloned())
+    }
+
+    async fn employee_by_user(&self, user: UserId) -> Result<Option<Employee>, StoreError> {
+        Ok(self
+            .lock()
+            .employees
+            .values()
+            .find(|e| e.user_id == user)
+            .cloned())
+    }
+
+    async fn list_employees(
+        &self,
+        after: Option<EmployeeId>,
+        limit: u32,
+    ) -> Result<Vec<Employee>, StoreError> {
+        Ok(page(&self.lock().employees, after, limit))
+    }
+
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if s.sessions.contains_key(&session.token_hash) {
+            return Err(StoreError::Duplicate {
+                entity: "session",
+                field: "token_hash",
+            });
+        }
+        s.sessions
+            .insert(session.token_hash.clone(), session.clone());
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+        Ok(self.lock().sessions.get(token_hash).cloned())
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        self.lock().sessions.remove(token_hash);
+        Ok(())
+    }
+
+    async fn list_products(
+        &self,
+        after: Option<ProductId>,
+        limit: u32,
+    ) -> Result<Vec<Product>, StoreError> {
+        let s = self.lock();
+        Ok(page_unordered(&s.products, after, limit))
+    }
+
+    async fn list_services(
+        &self,
+        after: Option<ServiceId>,
+        limit: u32,
+    ) -> Result<Vec<Service>, StoreError> {
+        let s = self.lock();
+        Ok(page_unordered(&s.services, after, limit))
+    }
+
+    async fn list_organizations(
+        &self,
+        after: Option<OrganizationId>,
+        limit: u32,
+    ) -> Result<Vec<Organization>, StoreError> {
+        let s = self.lock();
+        Ok(page_unordered(&s.organizations, after, limit))
+    }
+
+    async fn list_branches(
+        &self,
+        after: Option<BranchId>,
+        limit: u32,
+    ) -> Result<Vec<Branch>, StoreError> {
+        let s = self.lock();
+        Ok(page_unordered(&s.branches, after, limit))
+    }
+
+    async fn list_points(
+        &self,
+        after: Option<PointId>,
+        limit: u32,
+    ) -> Result<Vec<IssuingPoint>, StoreError> {
+        let s = self.lock();
+        Ok(page_unordered(&s.points, after, limit))
+    }
+}
+
+/// One page of an ordered map after the cursor.
+fn page<K: Ord + Copy, V: Clone>(map: &BTreeMap<K, V>, after: Option<K>, limit: u32) -> Vec<V> {
+    let iter: Box<dyn Iterator<Item = (&K, &V)>> = match after {
+        Some(a) => Box::new(map.range((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))),
+        None => Box::new(map.iter()),
+    };
+    iter.take(limit as usize).map(|(_, v)| v.clone()).collect()
+}
+
+/// One page of a hash map, ordered by key, after the cursor.
+fn page_unordered<K: Ord + Copy + std::hash::Hash, V: Clone>(
+    map: &HashMap<K, V>,
+    after: Option<K>,
+    limit: u32,
+) -> Vec<V> {
+    let mut keys: Vec<&K> = map
+        .keys()
+        .filter(|k| after.is_none_or(|a| **k > a))
+        .collect();
+    keys.sort();
+    keys.into_iter()
+        .take(limit as usize)
+        .filter_map(|k| map.get(k).cloned())
+        .collect()
 }

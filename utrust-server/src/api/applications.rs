@@ -1,5 +1,6 @@
 //! Application, certificate and CA handlers.
 
+use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
@@ -7,7 +8,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use utrust_core::NewApplication;
-use utrust_core::domain::application::{Actor, Application};
+use utrust_core::domain::access::{Permission, Principal};
+use utrust_core::domain::application::Application;
 use utrust_core::domain::certificate::CertificateRecord;
 use utrust_core::domain::ids::{ApplicationId, PointId, ProductId, ServiceId};
 use utrust_core::domain::lifecycle::ApplicationStatus;
@@ -17,10 +19,6 @@ use super::catalog::{body_id, path_id};
 use super::json::{ApiJson, bytes_rejection, parse_optional_body};
 use super::wire::{self, ApplicationOut, IssuedOut, TemplateOut};
 use super::{ApiError, AppState};
-
-pub(super) fn admin() -> Actor {
-    Actor::Admin("bootstrap".into())
-}
 
 fn pem_response(label: &str, der: &[u8]) -> Response {
     (
@@ -32,8 +30,10 @@ fn pem_response(label: &str, der: &[u8]) -> Response {
 
 pub async fn create(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     ApiJson(body): ApiJson<wire::ApplicationIn>,
 ) -> Result<(StatusCode, Json<ApplicationOut>), ApiError> {
+    st.engine.authorize(&who, Permission::CreateApplications)?;
     let new = NewApplication {
         service_id: body_id::<ServiceId>(&body.service_id, "service_id")?,
         point_id: body_id::<PointId>(&body.point_id, "point_id")?,
@@ -47,7 +47,8 @@ pub async fn create(
         address: body.address()?,
         renewal_notice: body.renewal_notice,
     };
-    let app = st.engine.submit(new, admin()).await?;
+    st.engine.usable_point(&who, new.point_id).await?;
+    let app = st.engine.submit(new, who.actor()).await?;
     Ok((StatusCode::CREATED, Json(view(&st, &app).await?)))
 }
 
@@ -56,6 +57,7 @@ pub async fn create(
 /// (`null` on the last page). Items carry no history (fetch one for that).
 pub async fn list(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     query: Result<Query<std::collections::BTreeMap<String, String>>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(q) =
@@ -90,10 +92,11 @@ pub async fn list(
             }
         }
     }
-    let page = st.engine.list_applications(&filter, after, limit).await?;
-    let next = (page.len() == limit as usize)
-        .then(|| page.last().map(|a| a.id.to_string()))
-        .flatten();
+    let (page, next) = st
+        .engine
+        .visible_applications(&who, &filter, after, limit)
+        .await?;
+    let next = next.map(|n| n.to_string());
     let items: Vec<ApplicationOut> = page
         .iter()
         .map(|a| ApplicationOut::from_domain(a, None, &[]))
@@ -103,18 +106,21 @@ pub async fn list(
 
 pub async fn get(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
-    let app = st.engine.application(id).await?;
+    let app = st.engine.visible_application(&who, id).await?;
     Ok(Json(view(&st, &app).await?))
 }
 
 pub async fn template(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<TemplateOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
+    st.engine.visible_application(&who, id).await?;
     let t = st.engine.request_template(id).await?;
     Ok(Json(TemplateOut::from_domain(&t)))
 }
@@ -124,11 +130,14 @@ pub async fn template(
 /// `{"csr": "<PEM>"}`.
 pub async fn attach_csr(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
+    st.engine.visible_application(&who, id).await?;
+    st.engine.authorize(&who, Permission::ProcessApplications)?;
     let body = body.map_err(|r| bytes_rejection(&r))?;
     let is_json = headers
         .get(header::CONTENT_TYPE)
@@ -148,7 +157,7 @@ pub async fn attach_csr(
             "empty body",
         ));
     }
-    let app = st.engine.attach_csr(id, &bytes, admin()).await?;
+    let app = st.engine.attach_csr(id, &bytes, who.actor()).await?;
     Ok(Json(view(&st, &app).await?))
 }
 
@@ -164,16 +173,19 @@ pub(super) async fn view(st: &AppState, app: &Application) -> Result<Application
 /// optionally with the owner's corrected data, run the checks again.
 pub async fn rerun_checks(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
+    st.engine.visible_application(&who, id).await?;
+    st.engine.authorize(&who, Permission::ProcessApplications)?;
     let body: Option<wire::RerunChecksIn> = parse_optional_body(body)?;
     let owner = match body.and_then(|b| b.owner) {
         Some(o) => Some(o.to_domain()?),
         None => None,
     };
-    let app = st.engine.rerun_checks(id, owner, admin()).await?;
+    let app = st.engine.rerun_checks(id, owner, who.actor()).await?;
     Ok(Json(view(&st, &app).await?))
 }
 
@@ -181,14 +193,17 @@ pub async fn rerun_checks(
 /// documents instead of failed checks.
 pub async fn accept_paper(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
+    st.engine.visible_application(&who, id).await?;
+    st.engine.authorize(&who, Permission::ProcessApplications)?;
     let reason = with_reason(body).await?.unwrap_or_default();
     let app = st
         .engine
-        .accept_paper_documents(id, admin(), reason)
+        .accept_paper_documents(id, who.actor(), reason)
         .await?;
     Ok(Json(view(&st, &app).await?))
 }
@@ -199,32 +214,41 @@ async fn with_reason(body: Result<Bytes, BytesRejection>) -> Result<Option<Strin
 
 pub async fn approve(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
-    let app = st.engine.approve(id, admin()).await?;
+    st.engine.visible_application(&who, id).await?;
+    st.engine.authorize(&who, Permission::ApproveApplications)?;
+    let app = st.engine.approve(id, who.actor()).await?;
     Ok(Json(view(&st, &app).await?))
 }
 
 pub async fn reject(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
+    st.engine.visible_application(&who, id).await?;
+    st.engine.authorize(&who, Permission::ApproveApplications)?;
     let reason = with_reason(body).await?.unwrap_or_default();
-    let app = st.engine.reject(id, admin(), reason).await?;
+    let app = st.engine.reject(id, who.actor(), reason).await?;
     Ok(Json(view(&st, &app).await?))
 }
 
 pub async fn cancel(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
+    st.engine.visible_application(&who, id).await?;
+    st.engine.authorize(&who, Permission::ProcessApplications)?;
     let reason = with_reason(body).await?.unwrap_or_default();
-    let app = st.engine.cancel(id, admin(), reason).await?;
+    let app = st.engine.cancel(id, who.actor(), reason).await?;
     Ok(Json(view(&st, &app).await?))
 }
 
@@ -242,10 +266,13 @@ fn issued_out(app_id: ApplicationId, status: &str, c: &CertificateRecord) -> Iss
 
 pub async fn issue(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<IssuedOut>), ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
-    let cert = st.engine.issue(id, admin()).await?;
+    st.engine.visible_application(&who, id).await?;
+    st.engine.authorize(&who, Permission::IssueCertificates)?;
+    let cert = st.engine.issue(id, who.actor()).await?;
     let app = st.engine.application(id).await?;
     Ok((
         StatusCode::CREATED,
@@ -255,9 +282,11 @@ pub async fn issue(
 
 pub async fn certificate(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
+    st.engine.visible_application(&who, id).await?;
     let cert = st.engine.certificate_of(id).await?;
     Ok(pem_response("CERTIFICATE", &cert.der))
 }

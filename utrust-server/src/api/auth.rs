@@ -1,11 +1,14 @@
-//! Bearer-token authentication. Skeleton scope: the bootstrap admin token
-//! (`UTRUST_ADMIN_TOKEN`); user sessions and roles arrive with the full API.
+//! Bearer-token authentication: the bootstrap admin token (`UTRUST_ADMIN_TOKEN`),
+//! login sessions and API tokens (stored as SHA-256 hashes), resolved to a
+//! [`Principal`] for the handlers.
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ring::digest::{SHA256, digest};
+
+use utrust_core::domain::access::Principal;
 
 use super::{ApiError, AppState};
 
@@ -21,27 +24,54 @@ fn tokens_match(presented: &str, expected: &str) -> bool {
         == 0
 }
 
-/// Refuses requests without the right `Authorization: Bearer …` header.
-pub async fn require_bearer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let presented = req
+/// The lowercase hex SHA-256 of a bearer token: what the store keeps.
+pub fn token_hash(token: &str) -> String {
+    digest(&SHA256, token.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn unauthorized(message: &str) -> Response {
+    let mut resp = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response();
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    resp
+}
+
+/// Resolves `Authorization: Bearer …` to a [`Principal`] — the bootstrap admin
+/// token, a session or an API token — and puts it in the request's extensions;
+/// refuses the request with 401 otherwise.
+pub async fn require_bearer(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let Some(token) = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match presented {
-        Some(token) if tokens_match(token, &state.admin_token) => next.run(req).await,
-        _ => {
-            let mut resp = ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "missing or invalid bearer token",
-            )
-            .into_response();
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
-            resp
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+    else {
+        return unauthorized("missing or invalid bearer token");
+    };
+    let principal = if tokens_match(&token, &state.admin_token) {
+        Some(Principal::Admin { user: None })
+    } else {
+        match state.engine.principal_of(&token_hash(&token)).await {
+            Ok(p) => p,
+            Err(e) => return ApiError::from(e).into_response(),
         }
+    };
+    match principal {
+        Some(p) => {
+            req.extensions_mut().insert(p);
+            next.run(req).await
+        }
+        None => unauthorized("missing or invalid bearer token"),
     }
 }

@@ -3,10 +3,12 @@
 
 use std::str::FromStr;
 
+use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
+use utrust_core::domain::access::{Permission, Principal};
 use utrust_core::domain::agents::{
     Branch, IssuingPoint, Organization, OrganizationKind, PointParent,
 };
@@ -31,7 +33,7 @@ pub(super) fn body_id<T: FromStr>(raw: &str, field: &str) -> Result<T, ApiError>
     T::from_str(raw).map_err(|_| ApiError::invalid(field, "not a valid id"))
 }
 
-fn product_json(p: &Product) -> Value {
+pub(super) fn product_json(p: &Product) -> Value {
     json!({
         "id": p.id.to_string(),
         "code": p.code,
@@ -47,8 +49,10 @@ fn product_json(p: &Product) -> Value {
 
 pub async fn create_product(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     ApiJson(body): ApiJson<wire::ProductIn>,
 ) -> Result<Created, ApiError> {
+    st.engine.authorize(&who, Permission::ManageCatalog)?;
     let mut p = Product::new(body.code, body.name);
     p.quantity_accounting = body.quantity_accounting;
     p.oids = body.oids.to_domain()?;
@@ -71,7 +75,7 @@ pub async fn get_product(
     Ok(Json(product_json(&p)))
 }
 
-fn organization_json(o: &Organization) -> Value {
+pub(super) fn organization_json(o: &Organization) -> Value {
     json!({
         "id": o.id.to_string(),
         "name": o.name,
@@ -84,8 +88,10 @@ fn organization_json(o: &Organization) -> Value {
 
 pub async fn create_organization(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     ApiJson(body): ApiJson<wire::OrganizationIn>,
 ) -> Result<Created, ApiError> {
+    st.engine.authorize(&who, Permission::ManageAgents)?;
     let mut o = Organization::new(body.name);
     o.inn = body
         .inn
@@ -125,8 +131,10 @@ pub async fn create_organization(
 
 pub async fn get_organization(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    st.engine.staff_only(&who, "organization", &id)?;
     let o = st
         .engine
         .organization(path_id::<OrganizationId>(&id, "organization")?)
@@ -136,9 +144,11 @@ pub async fn get_organization(
 
 pub async fn patch_organization(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<wire::BlockPatch>,
 ) -> Result<Json<Value>, ApiError> {
+    st.engine.authorize(&who, Permission::ManageAgents)?;
     let id = path_id::<OrganizationId>(&id, "organization")?;
     let o = match body.blocked {
         Some(b) => st.engine.set_organization_blocked(id, b).await?,
@@ -147,7 +157,7 @@ pub async fn patch_organization(
     Ok(Json(organization_json(&o)))
 }
 
-fn branch_json(b: &Branch) -> Value {
+pub(super) fn branch_json(b: &Branch) -> Value {
     json!({
         "id": b.id.to_string(),
         "organization_id": b.organization_id.to_string(),
@@ -158,8 +168,10 @@ fn branch_json(b: &Branch) -> Value {
 
 pub async fn create_branch(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     ApiJson(body): ApiJson<wire::BranchIn>,
 ) -> Result<Created, ApiError> {
+    st.engine.authorize(&who, Permission::ManageAgents)?;
     let org = body_id::<OrganizationId>(&body.organization_id, "organization_id")?;
     let b = st.engine.create_branch(Branch::new(org, body.name)).await?;
     Ok((StatusCode::CREATED, Json(branch_json(&b))))
@@ -167,8 +179,10 @@ pub async fn create_branch(
 
 pub async fn get_branch(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    st.engine.staff_only(&who, "branch", &id)?;
     let b = st
         .engine
         .branch(path_id::<BranchId>(&id, "branch")?)
@@ -178,9 +192,11 @@ pub async fn get_branch(
 
 pub async fn patch_branch(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<wire::BlockPatch>,
 ) -> Result<Json<Value>, ApiError> {
+    st.engine.authorize(&who, Permission::ManageAgents)?;
     let id = path_id::<BranchId>(&id, "branch")?;
     let b = match body.blocked {
         Some(v) => st.engine.set_branch_blocked(id, v).await?,
@@ -202,8 +218,10 @@ fn quantity(q: &wire::QuantityIn) -> Result<(ProductId, Allotment), ApiError> {
 
 pub async fn create_point(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     ApiJson(body): ApiJson<wire::PointIn>,
 ) -> Result<Created, ApiError> {
+    st.engine.authorize(&who, Permission::ManageAgents)?;
     let parent_raw = body_id::<uuid::Uuid>(&body.parent_id, "parent_id")?;
     let parent = if st
         .engine
@@ -263,17 +281,23 @@ pub async fn create_point(
 
 pub async fn get_point(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<PointOut>, ApiError> {
-    let p = st.engine.point(path_id::<PointId>(&id, "point")?).await?;
-    Ok(Json(PointOut::from_domain(&p)))
+    let point = st
+        .engine
+        .visible_point(&who, path_id::<PointId>(&id, "point")?)
+        .await?;
+    Ok(Json(PointOut::from_domain(&point)))
 }
 
 pub async fn patch_point(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<wire::PointPatch>,
 ) -> Result<Json<PointOut>, ApiError> {
+    st.engine.authorize(&who, Permission::ManageAgents)?;
     let id = path_id::<PointId>(&id, "point")?;
     st.engine.point(id).await?;
     let limit = body
@@ -302,7 +326,7 @@ pub async fn patch_point(
     Ok(Json(PointOut::from_domain(&st.engine.point(id).await?)))
 }
 
-fn service_json(s: &Service) -> Value {
+pub(super) fn service_json(s: &Service) -> Value {
     let mut v = serde_json::to_value(s).unwrap_or_default();
     if let Some(obj) = v.as_object_mut() {
         obj.insert("id".into(), json!(s.id.to_string()));
@@ -313,8 +337,10 @@ fn service_json(s: &Service) -> Value {
 
 pub async fn create_service(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     ApiJson(b): ApiJson<wire::ServiceIn>,
 ) -> Result<Created, ApiError> {
+    st.engine.authorize(&who, Permission::ManageCatalog)?;
     let mut s = Service::new(b.name);
     s.products = b
         .products

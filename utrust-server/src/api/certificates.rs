@@ -1,6 +1,7 @@
 //! Certificate handlers: status, revoke, suspend, resume, renew; the CA's
 //! certificate and CRL.
 
+use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -8,13 +9,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utrust_core::domain::access::{Permission, Principal};
 use utrust_core::domain::certificate::{CertificateRecord, SerialNumber};
 use utrust_core::domain::revocation::{
     CertificateHistoryEntry, CertificateStatus, RevocationReason,
 };
 
 use super::AppState;
-use super::applications::{admin, view};
+use super::applications::view;
 use super::error::ApiError;
 use super::json::parse_optional_body;
 use super::wire::{ApplicationOut, rfc3339};
@@ -77,10 +79,11 @@ pub(super) fn certificate_json(
 
 pub async fn get(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(raw): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let serial = serial(&raw)?;
-    let c = st.engine.certificate(&serial).await?;
+    let c = st.engine.visible_certificate(&who, &serial).await?;
     let history = st.engine.certificate_history(&serial).await?;
     Ok(Json(certificate_json(&c, Some(&history))))
 }
@@ -93,10 +96,13 @@ pub struct RevokeIn {
 
 pub async fn revoke(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(raw): Path<String>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let serial = serial(&raw)?;
+    st.engine.visible_certificate(&who, &serial).await?;
+    st.engine.authorize(&who, Permission::ManageCertificates)?;
     let body: RevokeIn = parse_optional_body(body)?.ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -111,31 +117,43 @@ pub async fn revoke(
              cessationOfOperation, privilegeWithdrawn, aACompromise",
         )
     })?;
-    let c = st.engine.revoke(&serial, reason, admin()).await?;
+    let c = st.engine.revoke(&serial, reason, who.actor()).await?;
     Ok(Json(certificate_json(&c, None)))
 }
 
 pub async fn suspend(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(raw): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let c = st.engine.suspend(&serial(&raw)?, admin()).await?;
+    let serial = serial(&raw)?;
+    st.engine.visible_certificate(&who, &serial).await?;
+    st.engine.authorize(&who, Permission::ManageCertificates)?;
+    let c = st.engine.suspend(&serial, who.actor()).await?;
     Ok(Json(certificate_json(&c, None)))
 }
 
 pub async fn resume(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(raw): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let c = st.engine.resume(&serial(&raw)?, admin()).await?;
+    let serial = serial(&raw)?;
+    st.engine.visible_certificate(&who, &serial).await?;
+    st.engine.authorize(&who, Permission::ManageCertificates)?;
+    let c = st.engine.resume(&serial, who.actor()).await?;
     Ok(Json(certificate_json(&c, None)))
 }
 
 pub async fn renew(
     State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(raw): Path<String>,
 ) -> Result<(StatusCode, Json<ApplicationOut>), ApiError> {
-    let app = st.engine.renew(&serial(&raw)?, admin()).await?;
+    let serial = serial(&raw)?;
+    st.engine.visible_certificate(&who, &serial).await?;
+    st.engine.authorize(&who, Permission::ManageCertificates)?;
+    let app = st.engine.renew(&serial, who.actor()).await?;
     Ok((StatusCode::CREATED, Json(view(&st, &app).await?)))
 }
 

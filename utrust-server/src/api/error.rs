@@ -64,6 +64,7 @@ impl From<Error> for ApiError {
         let code = e.code();
         let status = match code {
             "not_found" => StatusCode::NOT_FOUND,
+            "forbidden" | "login_refused" => StatusCode::FORBIDDEN,
             "invalid_transition"
             | "quota_exhausted"
             | "quota_below_usage"

@@ -17,7 +17,8 @@ async fn healthz_needs_no_token() {
 async fn api_without_token_is_401_json() {
     let api = Api::new().await;
     for path in [
-        "/api/v1/ca/certificate",
+        "/api/v1/products",
+        "/api/v1/me",
         "/api/v1/points/00000000-0000-0000-0000-000000000000",
     ] {
         let r = api.send(Method::GET, path, None, Vec::new(), None).await;
@@ -46,13 +47,7 @@ async fn api_with_wrong_token_is_401_json() {
     ];
     for auth in &wrong {
         let r = api
-            .send(
-                Method::GET,
-                "/api/v1/ca/certificate",
-                None,
-                Vec::new(),
-                Some(auth),
-            )
+            .send(Method::GET, "/api/v1/me", None, Vec::new(), Some(auth))
             .await;
         r.assert_error(401, "unauthorized");
     }
@@ -95,4 +90,14 @@ async fn unknown_route_is_404_json() {
     api.get("/api/v1/no-such-thing")
         .await
         .assert_error(404, "not_found");
+}
+
+/// What relying parties need is public: the CA certificate and the CRL.
+#[tokio::test]
+async fn ca_certificate_and_crl_are_public() {
+    let api = Api::new().await;
+    for path in ["/api/v1/ca/certificate", "/api/v1/ca/crl"] {
+        let r = api.send(Method::GET, path, None, Vec::new(), None).await;
+        assert_eq!(r.status, 200, "{path}");
+    }
 }
