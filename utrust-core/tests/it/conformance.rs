@@ -21,6 +21,7 @@ use utrust_core::domain::revocation::{
 };
 use utrust_core::ports::ApplicationFilter;
 use utrust_core::ports::{PublishedCrl, StoredCa};
+use utrust_core::ports::{Session, SessionKind};
 
 use crate::support::*;
 
@@ -110,6 +111,16 @@ conformance!(
     claim_due_checks_leases_due_pending_checks,
     update_check_is_version_checked,
     concurrent_claims_never_share_a_check,
+    user_round_trip_and_replace,
+    duplicate_username_is_refused_and_changes_nothing,
+    user_by_username_finds_the_exact_login,
+    employee_round_trip_with_visibility,
+    second_employee_for_a_user_is_refused,
+    employee_by_user_finds_the_record,
+    session_round_trip_duplicate_and_idempotent_delete,
+    users_and_employees_page_by_id,
+    products_and_services_page_by_id,
+    organizations_branches_and_points_page_by_id,
 );
 
 // ---------------------------------------------------------------------------
@@ -1861,4 +1872,509 @@ async fn concurrent_claims_never_share_a_check(store: Dyn) {
             .all(|c| c.version == 2 && c.lease_until == Some(lease))
     );
     assert_eq!(store.claim_due_checks(t, lease, 100).await.unwrap(), vec![]);
+}
+
+// ---------------------------------------------------------------------------
+// Users, employees, sessions and the keyset listings by id.
+
+use utrust_core::domain::agents::{AgentRef, Employee, UserAccount};
+use utrust_core::domain::ids::{BranchId, EmployeeId, OrganizationId, UserId};
+
+/// Fresh id bytes whose first byte is taken round-robin from a scrambled list, so
+/// ids made in a row are not in id order (digits and letters in the first place).
+fn scrambled_bytes(i: usize) -> [u8; 16] {
+    const FIRST: [u8; 5] = [0xe1, 0x07, 0xa4, 0x3c, 0x9f];
+    let mut b = fresh_bytes();
+    b[0] = FIRST[i % FIRST.len()];
+    b
+}
+
+fn user_account(username: &str) -> UserAccount {
+    UserAccount {
+        id: UserId::from_random_bytes(fresh_bytes()),
+        username: username.to_owned(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
+        active: true,
+        staff: true,
+        superuser: false,
+        groups: vec!["operators".into()],
+        permissions: vec!["applications.view".into(), "applications.issue".into()],
+    }
+}
+
+fn employee_of(user: UserId, referral: AgentRef, visibility: Vec<AgentRef>) -> Employee {
+    Employee {
+        id: EmployeeId::from_random_bytes(fresh_bytes()),
+        user_id: user,
+        surname: "Иванов".into(),
+        given_name: "Иван".into(),
+        patronymic: Some("Иванович".into()),
+        position: "оператор".into(),
+        email: email(),
+        phone: "+7 495 000-00-00".into(),
+        notify: true,
+        permissions: vec!["issue".into()],
+        referral,
+        visibility,
+    }
+}
+
+fn duplicate(entity: &'static str, field: &'static str) -> StoreError {
+    StoreError::Duplicate { entity, field }
+}
+
+async fn user_round_trip_and_replace(store: Dyn) {
+    let mut u = user_account("ivanov");
+    store.insert_user(&u).await.unwrap();
+    assert_eq!(store.user(u.id).await.unwrap(), Some(u.clone()));
+    assert_eq!(
+        store
+            .user(UserId::from_random_bytes(fresh_bytes()))
+            .await
+            .unwrap(),
+        None
+    );
+
+    u.username = "ivanov.i".into();
+    u.active = false;
+    u.superuser = true;
+    u.groups.clear();
+    store.update_user(&u).await.unwrap();
+    assert_eq!(store.user(u.id).await.unwrap(), Some(u.clone()));
+    assert_eq!(store.user_by_username("ivanov").await.unwrap(), None);
+    assert_eq!(
+        store.user_by_username("ivanov.i").await.unwrap(),
+        Some(u.clone())
+    );
+
+    // Inserting a known id replaces the account, its login included.
+    u.username = "ivanov.ii".into();
+    u.permissions = vec!["x".into()];
+    store.insert_user(&u).await.unwrap();
+    assert_eq!(store.user(u.id).await.unwrap(), Some(u.clone()));
+    assert_eq!(store.user_by_username("ivanov.i").await.unwrap(), None);
+    assert_eq!(store.list_users(None, 10).await.unwrap(), vec![u.clone()]);
+
+    let ghost = user_account("ghost");
+    assert_eq!(
+        store.update_user(&ghost).await,
+        Err(StoreError::NotFound {
+            entity: "user",
+            id: ghost.id.to_string(),
+        })
+    );
+    // A missing id is not found even when its login is taken.
+    let mut ghost = user_account("ivanov.ii");
+    ghost.active = false;
+    assert!(matches!(
+        store.update_user(&ghost).await,
+        Err(StoreError::NotFound { entity: "user", .. })
+    ));
+    assert_eq!(store.user(ghost.id).await.unwrap(), None);
+}
+
+async fn duplicate_username_is_refused_and_changes_nothing(store: Dyn) {
+    let a = user_account("petrov");
+    let b = user_account("sidorov");
+    store.insert_user(&a).await.unwrap();
+    store.insert_user(&b).await.unwrap();
+
+    let c = user_account("petrov");
+    assert_eq!(
+        store.insert_user(&c).await,
+        Err(duplicate("user", "username"))
+    );
+    assert_eq!(store.user(c.id).await.unwrap(), None);
+    assert_eq!(
+        store.user_by_username("petrov").await.unwrap(),
+        Some(a.clone())
+    );
+
+    // Replacing a known id with another's login is refused too.
+    let mut b2 = b.clone();
+    b2.username = "petrov".into();
+    assert_eq!(
+        store.insert_user(&b2).await,
+        Err(duplicate("user", "username"))
+    );
+
+    let mut b3 = b.clone();
+    b3.username = "petrov".into();
+    b3.active = false;
+    b3.groups = vec!["admins".into()];
+    assert_eq!(
+        store.update_user(&b3).await,
+        Err(duplicate("user", "username"))
+    );
+    assert_eq!(store.user(a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.user(b.id).await.unwrap(), Some(b.clone()));
+    assert_eq!(
+        store.user_by_username("sidorov").await.unwrap(),
+        Some(b.clone())
+    );
+
+    // Keeping one's own login is not a duplicate.
+    let mut b4 = b.clone();
+    b4.active = false;
+    store.update_user(&b4).await.unwrap();
+    store.insert_user(&b4).await.unwrap();
+    assert_eq!(store.user(b.id).await.unwrap(), Some(b4));
+    let mut ids = vec![a.id, b.id];
+    ids.sort();
+    let listed: Vec<UserId> = store
+        .list_users(None, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(listed, ids);
+}
+
+async fn user_by_username_finds_the_exact_login(store: Dyn) {
+    let a = user_account("operator");
+    let b = user_account("operator2");
+    let c = user_account("Оператор");
+    for u in [&a, &b, &c] {
+        store.insert_user(u).await.unwrap();
+    }
+    assert_eq!(
+        store.user_by_username("operator").await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        store.user_by_username("operator2").await.unwrap(),
+        Some(b.clone())
+    );
+    assert_eq!(
+        store.user_by_username("Оператор").await.unwrap(),
+        Some(c.clone())
+    );
+    for missing in ["Operator", "operator ", "oper", "", "оператор"] {
+        assert_eq!(
+            store.user_by_username(missing).await.unwrap(),
+            None,
+            "{missing:?}"
+        );
+    }
+}
+
+async fn employee_round_trip_with_visibility(store: Dyn) {
+    let u = user_account("emp");
+    store.insert_user(&u).await.unwrap();
+    let org = OrganizationId::from_random_bytes(fresh_bytes());
+    let br = BranchId::from_random_bytes(fresh_bytes());
+    let pt = PointId::from_random_bytes(fresh_bytes());
+    let mut e = employee_of(
+        u.id,
+        AgentRef::Point(pt),
+        vec![
+            AgentRef::Organization(org),
+            AgentRef::Branch(br),
+            AgentRef::Point(pt),
+        ],
+    );
+    store.insert_employee(&e).await.unwrap();
+    assert_eq!(store.employee(e.id).await.unwrap(), Some(e.clone()));
+    assert_eq!(
+        store
+            .employee(EmployeeId::from_random_bytes(fresh_bytes()))
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Inserting a known id replaces the record, its links included.
+    e.referral = AgentRef::Branch(br);
+    e.visibility = vec![AgentRef::Branch(br)];
+    e.patronymic = None;
+    e.notify = false;
+    store.insert_employee(&e).await.unwrap();
+    assert_eq!(store.employee(e.id).await.unwrap(), Some(e.clone()));
+    e.visibility.clear();
+    store.insert_employee(&e).await.unwrap();
+    assert_eq!(store.employee(e.id).await.unwrap(), Some(e.clone()));
+    assert_eq!(store.list_employees(None, 10).await.unwrap(), vec![e]);
+}
+
+async fn second_employee_for_a_user_is_refused(store: Dyn) {
+    let u = user_account("one");
+    let org = OrganizationId::from_random_bytes(fresh_bytes());
+    let e1 = employee_of(u.id, AgentRef::Organization(org), vec![]);
+    store.insert_employee(&e1).await.unwrap();
+    let e2 = employee_of(
+        u.id,
+        AgentRef::Organization(org),
+        vec![AgentRef::Organization(org)],
+    );
+    assert_eq!(
+        store.insert_employee(&e2).await,
+        Err(duplicate("employee", "user_id"))
+    );
+    assert_eq!(store.employee(e2.id).await.unwrap(), None);
+    assert_eq!(
+        store.employee_by_user(u.id).await.unwrap(),
+        Some(e1.clone())
+    );
+
+    // Moving another employee onto that user is refused as well.
+    let v = user_account("two");
+    let e3 = employee_of(v.id, AgentRef::Organization(org), vec![]);
+    store.insert_employee(&e3).await.unwrap();
+    let mut moved = e3.clone();
+    moved.user_id = u.id;
+    assert_eq!(
+        store.insert_employee(&moved).await,
+        Err(duplicate("employee", "user_id"))
+    );
+    assert_eq!(store.employee(e3.id).await.unwrap(), Some(e3.clone()));
+    assert_eq!(store.employee_by_user(v.id).await.unwrap(), Some(e3));
+}
+
+async fn employee_by_user_finds_the_record(store: Dyn) {
+    let org = OrganizationId::from_random_bytes(fresh_bytes());
+    let users: Vec<UserAccount> = (0..3).map(|i| user_account(&format!("u{i}"))).collect();
+    let mut employees = Vec::new();
+    for u in &users {
+        store.insert_user(u).await.unwrap();
+        let e = employee_of(u.id, AgentRef::Organization(org), vec![]);
+        store.insert_employee(&e).await.unwrap();
+        employees.push(e);
+    }
+    for (u, e) in users.iter().zip(&employees) {
+        assert_eq!(store.employee_by_user(u.id).await.unwrap(), Some(e.clone()));
+    }
+    let loner = user_account("loner");
+    store.insert_user(&loner).await.unwrap();
+    assert_eq!(store.employee_by_user(loner.id).await.unwrap(), None);
+
+    // Replacing a record under a new user frees the old one.
+    let mut moved = employees[0].clone();
+    moved.user_id = loner.id;
+    store.insert_employee(&moved).await.unwrap();
+    assert_eq!(store.employee_by_user(users[0].id).await.unwrap(), None);
+    assert_eq!(store.employee_by_user(loner.id).await.unwrap(), Some(moved));
+}
+
+async fn session_round_trip_duplicate_and_idempotent_delete(store: Dyn) {
+    let u = user_account("sess");
+    store.insert_user(&u).await.unwrap();
+    let login = Session {
+        token_hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+        user_id: u.id,
+        kind: SessionKind::Session,
+        name: None,
+        created_at: t0(),
+        // Sub-microsecond precision and a non-UTC offset survive the round trip.
+        expires_at: Some((t0() + Duration::hours(12)).to_offset(offset!(+3))),
+    };
+    let token = Session {
+        token_hash: "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752".into(),
+        user_id: u.id,
+        kind: SessionKind::ApiToken,
+        name: Some("1С интеграция".into()),
+        created_at: t0() + Duration::nanoseconds(1),
+        expires_at: None,
+    };
+    store.insert_session(&login).await.unwrap();
+    store.insert_session(&token).await.unwrap();
+    assert_eq!(
+        store.session(&login.token_hash).await.unwrap(),
+        Some(login.clone())
+    );
+    assert_eq!(
+        store.session(&token.token_hash).await.unwrap(),
+        Some(token.clone())
+    );
+    assert_eq!(store.session("00").await.unwrap(), None);
+
+    let mut again = token.clone();
+    again.kind = SessionKind::Session;
+    again.name = None;
+    again.expires_at = Some(t0());
+    assert_eq!(
+        store.insert_session(&again).await,
+        Err(duplicate("session", "token_hash"))
+    );
+    assert_eq!(
+        store.session(&token.token_hash).await.unwrap(),
+        Some(token.clone())
+    );
+
+    store.delete_session(&login.token_hash).await.unwrap();
+    assert_eq!(store.session(&login.token_hash).await.unwrap(), None);
+    store.delete_session(&login.token_hash).await.unwrap();
+    store.delete_session("never-stored").await.unwrap();
+    assert_eq!(
+        store.session(&token.token_hash).await.unwrap(),
+        Some(token.clone())
+    );
+    // A deleted hash may be stored again.
+    store.insert_session(&login).await.unwrap();
+    assert_eq!(store.session(&login.token_hash).await.unwrap(), Some(login));
+}
+
+/// Every page of `$store.$method` with page size `$size`, following the cursor
+/// (the last id of each page); checks each page's size.
+macro_rules! pages_of {
+    ($store:expr, $method:ident, $size:expr) => {{
+        let size: u32 = $size;
+        let mut pages = Vec::new();
+        let mut after = None;
+        loop {
+            let page = $store.$method(after, size).await.unwrap();
+            assert!(page.len() <= size as usize);
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            let full = page.len() == size as usize;
+            pages.push(page);
+            if !full {
+                break;
+            }
+        }
+        pages
+    }};
+}
+
+/// Checks a listing against the stored items `want` (any order): pages of 2 in id
+/// order covering every item exactly once, an exclusive cursor, limit 0 empty, a
+/// cursor past the end empty, one page holding everything.
+macro_rules! check_listing {
+    ($store:expr, $method:ident, $want:expr) => {{
+        let mut want = $want;
+        want.sort_by_key(|x| x.id);
+        let n = want.len();
+        let pages = pages_of!($store, $method, 2);
+        let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+        let mut expected_sizes = vec![2; n / 2];
+        if n % 2 == 1 {
+            expected_sizes.push(1);
+        }
+        assert_eq!(sizes, expected_sizes, "{}", stringify!($method));
+        let flat: Vec<_> = pages.into_iter().flatten().collect();
+        assert_eq!(flat, want, "{}", stringify!($method));
+        assert_eq!($store.$method(None, n as u32 + 5).await.unwrap(), want);
+        assert_eq!($store.$method(None, 0).await.unwrap(), vec![]);
+        assert_eq!(
+            $store.$method(Some(want[n - 1].id), 10).await.unwrap(),
+            vec![]
+        );
+        // The cursor is exclusive: the page after item 1 starts at item 2.
+        assert_eq!(
+            $store.$method(Some(want[1].id), 2).await.unwrap(),
+            want[2..4].to_vec()
+        );
+        assert_eq!(
+            $store.$method(Some(want[0].id), 1).await.unwrap(),
+            want[1..2].to_vec()
+        );
+    }};
+}
+
+async fn users_and_employees_page_by_id(store: Dyn) {
+    assert_eq!(store.list_users(None, 10).await.unwrap(), vec![]);
+    assert_eq!(store.list_employees(None, 10).await.unwrap(), vec![]);
+    let org = OrganizationId::from_random_bytes(fresh_bytes());
+    let mut users = Vec::new();
+    let mut employees = Vec::new();
+    for i in 0..5 {
+        let mut u = user_account(&format!("user{i}"));
+        u.id = UserId::from_random_bytes(scrambled_bytes(i));
+        store.insert_user(&u).await.unwrap();
+        let mut e = employee_of(u.id, AgentRef::Organization(org), vec![]);
+        e.id = EmployeeId::from_random_bytes(scrambled_bytes(i + 2));
+        store.insert_employee(&e).await.unwrap();
+        users.push(u);
+        employees.push(e);
+    }
+    check_listing!(store, list_users, users);
+    check_listing!(store, list_employees, employees);
+}
+
+async fn products_and_services_page_by_id(store: Dyn) {
+    assert_eq!(store.list_products(None, 10).await.unwrap(), vec![]);
+    assert_eq!(store.list_services(None, 10).await.unwrap(), vec![]);
+    let mut products = Vec::new();
+    let mut services = Vec::new();
+    for i in 0..5 {
+        let mut p = product(&format!("P-{i}"), i % 2 == 0);
+        p.id = ProductId::from_random_bytes(scrambled_bytes(i));
+        store.insert_product(&p).await.unwrap();
+        let mut s = service(&[p.id], &[]);
+        s.id = ServiceId::from_random_bytes(scrambled_bytes(i + 3));
+        store.insert_service(&s).await.unwrap();
+        products.push(p);
+        services.push(s);
+    }
+    check_listing!(store, list_products, products);
+    check_listing!(store, list_services, services);
+}
+
+async fn organizations_branches_and_points_page_by_id(store: Dyn) {
+    assert_eq!(store.list_organizations(None, 10).await.unwrap(), vec![]);
+    assert_eq!(store.list_branches(None, 10).await.unwrap(), vec![]);
+    assert_eq!(store.list_points(None, 10).await.unwrap(), vec![]);
+    // A point with counters in use: one certificate issued, one reserved.
+    let sc = scene(&store, Allotment::Finite(10), Allotment::Finite(5)).await;
+    issue_one(&store, &sc, &[sc.p_qty]).await.unwrap();
+    let mut app = ready(&store, &sc).await;
+    let e = step(&mut app, S::Issuing, E::StartIssuing);
+    store
+        .begin_issuance(&app, &e, &reservation(&app, &[sc.p_qty]))
+        .await
+        .unwrap();
+    store
+        .set_point_quantity(sc.point, sc.p_free, Allotment::Unlimited)
+        .await
+        .unwrap();
+    assert_eq!(counters(&store, &sc).await, ((1, 1), (1, 1)));
+
+    let mut orgs = store.list_organizations(None, 10).await.unwrap();
+    let mut branches = Vec::new();
+    let mut point_ids = vec![sc.point];
+    for i in 0..4 {
+        let mut o = organization();
+        o.id = OrganizationId::from_random_bytes(scrambled_bytes(i));
+        o.name = format!("Организация {i}");
+        store.insert_organization(&o).await.unwrap();
+        let mut b = branch(o.id);
+        b.id = BranchId::from_random_bytes(scrambled_bytes(i + 1));
+        store.insert_branch(&b).await.unwrap();
+        let mut p = point(o.id, Allotment::Finite(i as u32), &[]);
+        if i % 2 == 0 {
+            p = point(
+                o.id,
+                Allotment::Unlimited,
+                &[
+                    (sc.p_qty, Allotment::Finite(3)),
+                    (sc.p_free, Allotment::Unlimited),
+                ],
+            );
+        }
+        p.id = PointId::from_random_bytes(scrambled_bytes(i + 2));
+        store.insert_point(&p).await.unwrap();
+        orgs.push(o);
+        branches.push(b);
+        point_ids.push(p.id);
+    }
+    let mut b = branch(orgs[0].id);
+    b.id = BranchId::from_random_bytes(scrambled_bytes(4));
+    store.insert_branch(&b).await.unwrap();
+    branches.push(b);
+
+    assert_eq!(orgs.len(), 5);
+    check_listing!(store, list_organizations, orgs);
+    check_listing!(store, list_branches, branches);
+    // Points as `point()` returns them, counters included.
+    let mut points = Vec::new();
+    for id in point_ids {
+        points.push(store.point(id).await.unwrap().unwrap());
+    }
+    let listed = store.list_points(None, 10).await.unwrap();
+    let in_use = listed.iter().find(|p| p.id == sc.point).unwrap();
+    assert_eq!((in_use.limit.issued, in_use.limit.reserved), (1, 1));
+    let q = in_use.quantities[&sc.p_qty];
+    assert_eq!((q.issued, q.reserved), (1, 1));
+    assert_eq!(in_use.quantities.len(), 2);
+    check_listing!(store, list_points, points);
 }

@@ -21,6 +21,11 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "identity_checks",
         include_str!("../../../migrations/postgres/0002_identity_checks.sql"),
     ),
+    (
+        3,
+        "users",
+        include_str!("../../../migrations/postgres/0003_users.sql"),
+    ),
 ];
 
 /// First key of the advisory lock (`utrust` migrations); the second is a hash of

@@ -23,8 +23,9 @@
 //!
 //! Layout: this module connects and migrates; `port` implements the trait by
 //! delegating to one module per area (`catalog`, `points`, `applications`,
-//! `certificates`, `crl`, `checks`); `tx` runs units of work with retries; `error` and
-//! `value` convert.
+//! `certificates`, `crl`, `checks`, `users` for accounts, employees and sessions,
+//! `lists` for the keyset listings by id); `tx` runs units of work with retries;
+//! `error` and `value` convert.
 
 mod applications;
 mod catalog;
@@ -32,10 +33,12 @@ mod certificates;
 mod checks;
 mod crl;
 mod error;
+mod lists;
 mod migrate;
 mod points;
 mod port;
 mod tx;
+mod users;
 mod value;
 
 use std::str::FromStr;

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
 
 use super::error::{Failure, Result, not_found};
 use super::value::{count, data, get, parse_id, quota, to_json};
@@ -72,7 +73,7 @@ pub(super) async fn insert(conn: &mut PgConnection, point: &IssuingPoint) -> Res
 /// A point with its counters, read in one statement (a consistent snapshot).
 pub(super) async fn load(conn: &mut PgConnection, id: PointId) -> Result<Option<IssuingPoint>> {
     let rows = sqlx::query(
-        "SELECT p.limit_allotment, p.limit_issued, p.limit_reserved, p.data::text AS data, \
+        "SELECT p.id, p.limit_allotment, p.limit_issued, p.limit_reserved, p.data::text AS data, \
          q.product_id, q.allotment, q.issued, q.reserved \
          FROM points AS p LEFT JOIN point_quantities AS q ON q.point_id = p.id \
          WHERE p.id = $1",
@@ -80,33 +81,44 @@ pub(super) async fn load(conn: &mut PgConnection, id: PointId) -> Result<Option<
     .bind(id.to_string())
     .fetch_all(&mut *conn)
     .await?;
-    let Some(first) = rows.first() else {
-        return Ok(None);
-    };
-    let mut point: IssuingPoint = data("point", first)?;
-    point.limit = quota(
-        "point limit",
-        get(first, "limit_allotment")?,
-        get(first, "limit_issued")?,
-        get(first, "limit_reserved")?,
-    )?;
-    let mut quantities = BTreeMap::new();
-    for row in &rows {
+    Ok(from_rows(&rows)?.into_iter().next())
+}
+
+/// Points with their counters from rows of points left-joined with their
+/// quantities (columns `id`, `limit_*`, `data`, `product_id`, `allotment`,
+/// `issued`, `reserved`), the rows of one point adjacent; in row order.
+pub(super) fn from_rows(rows: &[PgRow]) -> Result<Vec<IssuingPoint>> {
+    let mut points: Vec<(String, IssuingPoint)> = Vec::new();
+    for row in rows {
+        let id: String = get(row, "id")?;
+        if points.last().is_none_or(|(last, _)| *last != id) {
+            let mut point: IssuingPoint = data("point", row)?;
+            point.limit = quota(
+                "point limit",
+                get(row, "limit_allotment")?,
+                get(row, "limit_issued")?,
+                get(row, "limit_reserved")?,
+            )?;
+            point.quantities = BTreeMap::new();
+            points.push((id, point));
+        }
         let Some(product) = get::<Option<String>>(row, "product_id")? else {
             continue;
         };
-        quantities.insert(
-            parse_id::<ProductId>("point quantity product", &product)?,
-            quota(
-                "point quantity",
-                get(row, "allotment")?,
-                get(row, "issued")?,
-                get(row, "reserved")?,
-            )?,
-        );
+        let q = quota(
+            "point quantity",
+            get(row, "allotment")?,
+            get(row, "issued")?,
+            get(row, "reserved")?,
+        )?;
+        if let Some((_, point)) = points.last_mut() {
+            point.quantities.insert(
+                parse_id::<ProductId>("point quantity product", &product)?,
+                q,
+            );
+        }
     }
-    point.quantities = quantities;
-    Ok(Some(point))
+    Ok(points.into_iter().map(|(_, p)| p).collect())
 }
 
 /// Only the descriptive fields: limit, quantities and counters stay as stored.

@@ -5,18 +5,21 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{PgStore, applications, catalog, certificates, checks, crl, points, transaction};
-use crate::domain::agents::{Branch, IssuingPoint, Organization};
+use super::{
+    PgStore, applications, catalog, certificates, checks, crl, lists, points, transaction, users,
+};
+use crate::domain::agents::{Branch, Employee, IssuingPoint, Organization, UserAccount};
 use crate::domain::application::{Application, HistoryEntry};
 use crate::domain::catalog::{ObjectIdentifier, Product, Service};
 use crate::domain::certificate::{CertificateRecord, SerialNumber};
 use crate::domain::checks::IdentityCheck;
 use crate::domain::ids::{
-    ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId,
+    ApplicationId, BranchId, EmployeeId, OrganizationId, PointId, ProductId, ReservationId,
+    ServiceId, UserId,
 };
 use crate::domain::quota::{Allotment, Reservation};
 use crate::domain::revocation::CertificateHistoryEntry;
-use crate::ports::{ApplicationFilter, PublishedCrl, Store, StoreError, StoredCa};
+use crate::ports::{ApplicationFilter, PublishedCrl, Session, Store, StoreError, StoredCa};
 
 #[async_trait]
 impl Store for PgStore {
@@ -315,5 +318,146 @@ impl Store for PgStore {
 
     async fn update_check(&self, check: &IdentityCheck) -> Result<(), StoreError> {
         transaction!(self.pool, |conn| checks::update(conn, check))
+    }
+
+    async fn insert_user(&self, user: &UserAccount) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| users::insert_user(conn, user))
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<UserAccount>, StoreError> {
+        Ok(users::user(&self.pool, id.to_string()).await?)
+    }
+
+    async fn user_by_username(&self, username: &str) -> Result<Option<UserAccount>, StoreError> {
+        Ok(users::user_by_username(&self.pool, username.to_owned()).await?)
+    }
+
+    async fn update_user(&self, user: &UserAccount) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| users::update_user(conn, user))
+    }
+
+    async fn list_users(
+        &self,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<UserAccount>, StoreError> {
+        Ok(lists::page(
+            &self.pool,
+            "SELECT data::text AS data FROM users WHERE id > $1 ORDER BY id LIMIT $2",
+            "user",
+            after.map(|a| a.to_string()),
+            limit,
+        )
+        .await?)
+    }
+
+    async fn insert_employee(&self, employee: &Employee) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| users::insert_employee(conn, employee))
+    }
+
+    async fn employee(&self, id: EmployeeId) -> Result<Option<Employee>, StoreError> {
+        Ok(users::employee(&self.pool, id.to_string()).await?)
+    }
+
+    async fn employee_by_user(&self, user: UserId) -> Result<Option<Employee>, StoreError> {
+        Ok(users::employee_by_user(&self.pool, user.to_string()).await?)
+    }
+
+    async fn list_employees(
+        &self,
+        after: Option<EmployeeId>,
+        limit: u32,
+    ) -> Result<Vec<Employee>, StoreError> {
+        Ok(lists::page(
+            &self.pool,
+            "SELECT data::text AS data FROM employees WHERE id > $1 ORDER BY id LIMIT $2",
+            "employee",
+            after.map(|a| a.to_string()),
+            limit,
+        )
+        .await?)
+    }
+
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| users::insert_session(conn, session))
+    }
+
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+        Ok(users::session(&self.pool, token_hash.to_owned()).await?)
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        transaction!(self.pool, |conn| users::delete_session(
+            conn,
+            token_hash.to_owned()
+        ))
+    }
+
+    async fn list_products(
+        &self,
+        after: Option<ProductId>,
+        limit: u32,
+    ) -> Result<Vec<Product>, StoreError> {
+        Ok(lists::page(
+            &self.pool,
+            "SELECT data::text AS data FROM products WHERE id > $1 ORDER BY id LIMIT $2",
+            "product",
+            after.map(|a| a.to_string()),
+            limit,
+        )
+        .await?)
+    }
+
+    async fn list_services(
+        &self,
+        after: Option<ServiceId>,
+        limit: u32,
+    ) -> Result<Vec<Service>, StoreError> {
+        Ok(lists::page(
+            &self.pool,
+            "SELECT data::text AS data FROM services WHERE id > $1 ORDER BY id LIMIT $2",
+            "service",
+            after.map(|a| a.to_string()),
+            limit,
+        )
+        .await?)
+    }
+
+    async fn list_organizations(
+        &self,
+        after: Option<OrganizationId>,
+        limit: u32,
+    ) -> Result<Vec<Organization>, StoreError> {
+        Ok(lists::page(
+            &self.pool,
+            "SELECT data::text AS data FROM organizations WHERE id > $1 ORDER BY id LIMIT $2",
+            "organization",
+            after.map(|a| a.to_string()),
+            limit,
+        )
+        .await?)
+    }
+
+    async fn list_branches(
+        &self,
+        after: Option<BranchId>,
+        limit: u32,
+    ) -> Result<Vec<Branch>, StoreError> {
+        Ok(lists::page(
+            &self.pool,
+            "SELECT data::text AS data FROM branches WHERE id > $1 ORDER BY id LIMIT $2",
+            "branch",
+            after.map(|a| a.to_string()),
+            limit,
+        )
+        .await?)
+    }
+
+    async fn list_points(
+        &self,
+        after: Option<PointId>,
+        limit: u32,
+    ) -> Result<Vec<IssuingPoint>, StoreError> {
+        Ok(lists::point_page(&self.pool, after.map(|a| a.to_string()), limit).await?)
     }
 }

@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "identity_checks",
         include_str!("../../../migrations/sqlite/0003_identity_checks.sql"),
     ),
+    (
+        4,
+        "users",
+        include_str!("../../../migrations/sqlite/0004_users.sql"),
+    ),
 ];
 
 impl SqliteStore {

@@ -15,7 +15,9 @@
 //! Layout: this module opens the database and holds the transaction helpers;
 //! `migrate` applies the schema; `port` implements the port by delegating to
 //! one module per area (`catalog`, `agents`, `applications`, `issuance`,
-//! `certificates`, `reminders`, `crl`, `ca`, `checks`); `codec` converts values.
+//! `certificates`, `reminders`, `crl`, `ca`, `checks`, `users` for accounts,
+//! employees and sessions, `lists` for the keyset listings by id); `codec`
+//! converts values.
 
 mod agents;
 mod applications;
@@ -26,9 +28,11 @@ mod checks;
 mod codec;
 mod crl;
 mod issuance;
+mod lists;
 mod migrate;
 mod port;
 mod reminders;
+mod users;
 
 use std::path::Path;
 use std::str::FromStr;

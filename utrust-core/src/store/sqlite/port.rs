@@ -3,20 +3,22 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::domain::agents::{Branch, IssuingPoint, Organization};
+use crate::domain::agents::{Branch, Employee, IssuingPoint, Organization, UserAccount};
 use crate::domain::application::{Application, HistoryEntry};
 use crate::domain::catalog::{ObjectIdentifier, Product, Service};
 use crate::domain::certificate::{CertificateRecord, SerialNumber};
 use crate::domain::checks::IdentityCheck;
 use crate::domain::ids::{
-    ApplicationId, BranchId, OrganizationId, PointId, ProductId, ReservationId, ServiceId,
+    ApplicationId, BranchId, EmployeeId, OrganizationId, PointId, ProductId, ReservationId,
+    ServiceId, UserId,
 };
 use crate::domain::quota::{Allotment, Reservation};
 use crate::domain::revocation::CertificateHistoryEntry;
-use crate::ports::{ApplicationFilter, PublishedCrl, Store, StoreError, StoredCa};
+use crate::ports::{ApplicationFilter, PublishedCrl, Session, Store, StoreError, StoredCa};
 
 use super::{
-    SqliteStore, agents, applications, ca, catalog, certificates, checks, crl, issuance, reminders,
+    SqliteStore, agents, applications, ca, catalog, certificates, checks, crl, issuance, lists,
+    reminders, users,
 };
 
 #[async_trait]
@@ -267,5 +269,101 @@ impl Store for SqliteStore {
 
     async fn update_check(&self, check: &IdentityCheck) -> Result<(), StoreError> {
         checks::update_check(self, check).await
+    }
+
+    async fn insert_user(&self, user: &UserAccount) -> Result<(), StoreError> {
+        users::insert_user(self, user).await
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<UserAccount>, StoreError> {
+        users::user(self, id).await
+    }
+
+    async fn user_by_username(&self, username: &str) -> Result<Option<UserAccount>, StoreError> {
+        users::user_by_username(self, username).await
+    }
+
+    async fn update_user(&self, user: &UserAccount) -> Result<(), StoreError> {
+        users::update_user(self, user).await
+    }
+
+    async fn list_users(
+        &self,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<UserAccount>, StoreError> {
+        lists::list_users(self, after, limit).await
+    }
+
+    async fn insert_employee(&self, employee: &Employee) -> Result<(), StoreError> {
+        users::insert_employee(self, employee).await
+    }
+
+    async fn employee(&self, id: EmployeeId) -> Result<Option<Employee>, StoreError> {
+        users::employee(self, id).await
+    }
+
+    async fn employee_by_user(&self, user: UserId) -> Result<Option<Employee>, StoreError> {
+        users::employee_by_user(self, user).await
+    }
+
+    async fn list_employees(
+        &self,
+        after: Option<EmployeeId>,
+        limit: u32,
+    ) -> Result<Vec<Employee>, StoreError> {
+        lists::list_employees(self, after, limit).await
+    }
+
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
+        users::insert_session(self, session).await
+    }
+
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+        users::session(self, token_hash).await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        users::delete_session(self, token_hash).await
+    }
+
+    async fn list_products(
+        &self,
+        after: Option<ProductId>,
+        limit: u32,
+    ) -> Result<Vec<Product>, StoreError> {
+        lists::list_products(self, after, limit).await
+    }
+
+    async fn list_services(
+        &self,
+        after: Option<ServiceId>,
+        limit: u32,
+    ) -> Result<Vec<Service>, StoreError> {
+        lists::list_services(self, after, limit).await
+    }
+
+    async fn list_organizations(
+        &self,
+        after: Option<OrganizationId>,
+        limit: u32,
+    ) -> Result<Vec<Organization>, StoreError> {
+        lists::list_organizations(self, after, limit).await
+    }
+
+    async fn list_branches(
+        &self,
+        after: Option<BranchId>,
+        limit: u32,
+    ) -> Result<Vec<Branch>, StoreError> {
+        lists::list_branches(self, after, limit).await
+    }
+
+    async fn list_points(
+        &self,
+        after: Option<PointId>,
+        limit: u32,
+    ) -> Result<Vec<IssuingPoint>, StoreError> {
+        lists::list_points(self, after, limit).await
     }
 }
