@@ -170,12 +170,13 @@ impl Engine {
             return Err(Error::LoginRefused("the account is inactive".into()));
         }
         let employee = self.store.employee_by_user(user.id).await?;
-        if let Some(e) = &employee {
-            if !self.referral_open(e.referral).await? {
-                return Err(Error::LoginRefused(
-                    "the employee's organization, branch or point is blocked".into(),
-                ));
-            }
+        if let Some(e) = &employee
+            && !self.referral_open(e.referral).await?
+        {
+            return Err(Error::LoginRefused(
+                "the employee's organization, branch or point is blocked".into(),
+            ));
+        }
         }
         Ok(employee)
     }
