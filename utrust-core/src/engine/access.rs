@@ -177,7 +177,6 @@ impl Engine {
                 "the employee's organization, branch or point is blocked".into(),
             ));
         }
-        }
         Ok(employee)
     }
 
