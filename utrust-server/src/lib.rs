@@ -8,10 +8,12 @@
 //! (default `./utrust-data`), created on first start.
 
 pub mod bootstrap;
+pub mod config;
 pub mod demo;
 pub mod maintenance;
+pub mod metrics;
 pub mod notify;
 
 mod api;
 
-pub use api::{AppState, MAX_BODY_BYTES, router};
+pub use api::{AppState, DEFAULT_REQUEST_TIMEOUT, MAX_BODY_BYTES, request_id, router};

@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use utrust_core::CheckTiming;
 use utrust_pki::OsRandom;
 use utrust_server::bootstrap::{self, Database, EngineConfig};
+use utrust_server::config::{self, Layered};
 use utrust_server::maintenance::{self, Maintenance};
 use utrust_server::notify::{LogNotifier, SmtpNotifier};
 use utrust_server::{AppState, demo, router};
@@ -73,6 +74,10 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
+    /// TOML configuration file: every setting of `serve` as a key named like its
+    /// flag (`data_dir`, `listen`, …). Flags and environment win over it.
+    #[arg(long, env = "UTRUST_CONFIG")]
+    config: Option<PathBuf>,
     /// Data directory (SQLite database, local CA).
     #[arg(long, env = "UTRUST_DATA_DIR", default_value = "./utrust-data")]
     data_dir: PathBuf,
@@ -103,6 +108,10 @@ struct ServeArgs {
     /// Seconds between maintenance runs (reservation sweep, expiry, CRL, reminders).
     #[arg(long, env = "UTRUST_MAINTENANCE_INTERVAL", default_value_t = 60)]
     maintenance_interval: u64,
+    /// Seconds a request may take, reading its body included; a slower request
+    /// answers 503 `{"error": "timeout"}`. 0 disables the limit.
+    #[arg(long, env = "UTRUST_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    request_timeout_secs: u64,
     #[command(flatten)]
     checks: CheckArgs,
 }
@@ -224,8 +233,12 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(
+    args: ServeArgs,
+    file_admin_token: Option<zeroize::Zeroizing<String>>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let ServeArgs {
+        config: _,
         data_dir,
         listen,
         database,
@@ -233,8 +246,10 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         smtp_from,
         reminder_days,
         maintenance_interval,
+        request_timeout_secs,
         checks,
     } = args;
+    let metrics = Arc::new(utrust_server::metrics::Metrics::new());
     let engine = bootstrap::engine(&database.config(&data_dir)?).await?;
     let notifier: Arc<dyn utrust_core::ports::Notifier> = match &smtp_url {
         Some(url) => Arc::new(SmtpNotifier::new(url, &smtp_from)?),
@@ -250,6 +265,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let check_worker = tokio::spawn(maintenance::run_checks_forever(
         engine.clone(),
         std::time::Duration::from_millis(checks.check_interval_ms.max(10)),
+        metrics.clone(),
     ));
     let maintenance = tokio::spawn(maintenance::run_forever(
         engine.clone(),
@@ -261,6 +277,19 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let token = match std::env::var("UTRUST_ADMIN_TOKEN") {
         Ok(t) if t.len() >= 16 => t,
         Ok(_) => return Err("UTRUST_ADMIN_TOKEN must be at least 16 characters".into()),
+        Err(_) if file_admin_token.is_some() => {
+            let t = file_admin_token.as_deref().cloned().unwrap_or_default();
+            if t.len() < 16 {
+                return Err(
+                    "admin_token of the configuration file must be at least 16 characters".into(),
+                );
+            }
+            tracing::warn!(
+                "admin token read from the configuration file; prefer UTRUST_ADMIN_TOKEN \
+                 (and keep the file readable by the server only)"
+            );
+            t
+        }
         Err(_) => {
             let t = OsRandom::new().hex_token(24);
             // Printed once, on stderr, so an operator can copy it; never logged.
@@ -269,8 +298,9 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let state = AppState {
-        engine,
-        admin_token: Arc::new(zeroize::Zeroizing::new(token)),
+        metrics,
+        request_timeout: std::time::Duration::from_secs(request_timeout_secs),
+        ..AppState::new(engine, token)
     };
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(addr = %listener.local_addr()?, data_dir = %data_dir.display(), "listening");
@@ -282,9 +312,9 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(cli: Cli, layered: Layered) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(args, layered.admin_token).await,
         Command::Demo { data_dir, json } => {
             let summary = demo::run(&data_dir).await?;
             if json {
@@ -332,8 +362,18 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let layered = match config::layer_file(Cli::command(), "serve", std::env::args_os().collect()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = Cli::parse_from(&layered.args);
     init_logging(cli.log_json);
+    if let Some(file) = &layered.file {
+        tracing::info!(file = %file.display(), "configuration file read");
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -344,7 +384,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cli)) {
+    match rt.block_on(run(cli, layered)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

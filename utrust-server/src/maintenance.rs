@@ -3,9 +3,12 @@
 //! to run on several servers sharing a database (version-checked units of work,
 //! reminder claims).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use utrust_core::Engine;
+
+use crate::metrics::Metrics;
 
 /// What the maintenance loop does and how often.
 #[derive(Debug, Clone)]
@@ -53,14 +56,16 @@ pub async fn run_forever(engine: Engine, config: Maintenance) {
     }
 }
 
-/// Runs the identity-check worker every `interval` until the task is dropped.
-pub async fn run_checks_forever(engine: Engine, interval: Duration) {
+/// Runs the identity-check worker every `interval` until the task is dropped;
+/// every run is recorded in `metrics` (`utrust_smev_jobs_total`).
+pub async fn run_checks_forever(engine: Engine, interval: Duration, metrics: Arc<Metrics>) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         match engine.process_identity_checks(100).await {
             Ok(stats) if stats != utrust_core::CheckRunStats::default() => {
+                metrics.record_check_run(&stats);
                 tracing::info!(
                     submitted = stats.submitted,
                     completed = stats.completed,
@@ -69,7 +74,10 @@ pub async fn run_checks_forever(engine: Engine, interval: Duration) {
                 );
             }
             Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "identity-check worker failed"),
+            Err(e) => {
+                metrics.record_check_error();
+                tracing::error!(error = %e, "identity-check worker failed");
+            }
         }
     }
 }

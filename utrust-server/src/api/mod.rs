@@ -7,9 +7,12 @@ mod catalog;
 mod certificates;
 mod error;
 mod json;
+mod metrics;
+pub mod request_id;
 mod wire;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -28,6 +31,25 @@ pub struct AppState {
     pub engine: Engine,
     /// The bootstrap admin token (compared in constant time).
     pub admin_token: Arc<zeroize::Zeroizing<String>>,
+    /// The metrics registry served at `GET /metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Longest time a request may take (zero: unbounded).
+    pub request_timeout: Duration,
+}
+
+/// Default of [`AppState::request_timeout`].
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl AppState {
+    /// State with a fresh metrics registry and the default request timeout.
+    pub fn new(engine: Engine, admin_token: String) -> Self {
+        Self {
+            engine,
+            admin_token: Arc::new(zeroize::Zeroizing::new(admin_token)),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
 }
 
 impl core::fmt::Debug for AppState {
@@ -109,8 +131,17 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::render))
         .nest("/api/v1", api)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_id::timeout,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_id::observe,
+        ))
         .with_state(state)
 }

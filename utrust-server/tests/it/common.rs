@@ -6,7 +6,6 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use std::sync::Arc;
 use tempfile::TempDir;
 use tower::ServiceExt;
 use utrust_core::Engine;
@@ -96,10 +95,7 @@ impl Api {
         let (engine, _) = utrust_server::bootstrap::embedded_engine(dir.path())
             .await
             .expect("embedded engine");
-        let router = router(AppState {
-            engine: engine.clone(),
-            admin_token: Arc::new(zeroize::Zeroizing::new(TOKEN.to_owned())),
-        });
+        let router = router(AppState::new(engine.clone(), TOKEN.to_owned()));
         Self {
             router,
             engine,

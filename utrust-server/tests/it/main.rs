@@ -13,6 +13,7 @@ mod external;
 mod flow;
 mod lifecycle;
 mod multi_server;
+mod ops;
 mod quota;
 mod reminders;
 mod smev_checks;
