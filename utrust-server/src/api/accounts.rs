@@ -243,6 +243,15 @@ pub async fn create_token(
         .user(user_id)
         .await
         .map_err(|_| ApiError::invalid("user_id", "no such user"))?;
+    // A token for a superuser acts as an administrator: like creating a
+    // superuser, only an administrator may mint one (manage_users is not enough).
+    if user.superuser && !matches!(who, Principal::Admin { .. }) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only an administrator issues tokens for superusers",
+        ));
+    }
     let token = new_token();
     st.engine
         .open_session(

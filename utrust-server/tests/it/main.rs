@@ -6,6 +6,7 @@
 mod common;
 
 mod auth;
+mod authz;
 mod csr;
 mod demo_lifecycle;
 mod demo_openssl;
@@ -16,5 +17,6 @@ mod multi_server;
 mod ops;
 mod quota;
 mod reminders;
+mod robustness;
 mod smev_checks;
 mod validation;
