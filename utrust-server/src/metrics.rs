@@ -33,9 +33,10 @@ pub const LATENCY_BUCKETS: [f64; 12] = [
 
 /// A response extension naming the API error code of an error response
 /// (`{"error": code}`), so that the metrics middleware can count errors by code
-/// without reading bodies. `ApiError::into_response` inserts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ErrorCode(pub &'static str);
+/// without reading bodies. `ApiError::into_response` inserts it:
+/// `resp.extensions_mut().insert(ErrorCode(code.clone()))`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorCode(pub String);
 
 /// Counts of one latency series.
 #[derive(Debug, Clone, Default)]
@@ -142,7 +143,7 @@ impl Metrics {
         route: Option<&str>,
         status: http::StatusCode,
         elapsed: Duration,
-        error: Option<ErrorCode>,
+        error: Option<&ErrorCode>,
     ) {
         let method = method_label(method);
         let route_label = route.unwrap_or(UNMATCHED);
@@ -322,14 +323,14 @@ mod tests {
             Some("/api/v1/applications"),
             http::StatusCode::CONFLICT,
             ms,
-            Some(ErrorCode("quota_exhausted")),
+            Some(&ErrorCode("quota_exhausted".into())),
         );
         m.record_request(
             &http::Method::POST,
             Some(ISSUE_ROUTE),
             http::StatusCode::CONFLICT,
             ms,
-            Some(ErrorCode("invalid_transition")),
+            Some(&ErrorCode("invalid_transition".into())),
         );
         m.record_request(
             &http::Method::from_bytes(b"BREW").unwrap(),

@@ -79,7 +79,7 @@ pub async fn observe(State(st): State<AppState>, mut req: Request, next: Next) -
         route.as_deref(),
         status,
         elapsed,
-        resp.extensions().get::<ErrorCode>().copied(),
+        resp.extensions().get::<ErrorCode>(),
     );
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(X_REQUEST_ID.clone(), v);
@@ -108,7 +108,8 @@ pub async fn timeout(State(st): State<AppState>, req: Request, next: Next) -> Re
                 ),
             )
             .into_response();
-            resp.extensions_mut().insert(ErrorCode("timeout"));
+            resp.extensions_mut()
+                .insert(ErrorCode("timeout".to_owned()));
             resp
         }
     }
