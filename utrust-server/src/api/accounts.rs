@@ -8,8 +8,8 @@ use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use utrust_core::domain::access::{Permission, Principal};
 use utrust_core::domain::agents::{AgentRef, Employee, UserAccount};
 use utrust_core::domain::identifiers::Email;
@@ -20,6 +20,7 @@ use zeroize::Zeroizing;
 use super::auth::token_hash;
 use super::catalog::{body_id, path_id};
 use super::json::ApiJson;
+use super::openapi::{AuthedErrors, LoginErrors, ReadErrors, WriteErrors};
 use super::wire::rfc3339;
 use super::{ApiError, AppState};
 
@@ -30,10 +31,11 @@ const SESSION_TTL: time::Duration = time::Duration::hours(12);
 /// exist so that both failures take the same time.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$7y8MtHcWnp+NeoTODWDWJg$ND6pOuzyUZO7kD+XZRweb2mGhmQYPvHNAB0VqDVX3UY";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserIn {
     username: String,
+    #[schema(value_type = String)]
     password: Zeroizing<String>,
     #[serde(default = "yes")]
     active: bool,
@@ -51,16 +53,30 @@ fn yes() -> bool {
     true
 }
 
-pub(super) fn user_json(u: &UserAccount) -> Value {
-    json!({
-        "id": u.id.to_string(),
-        "username": u.username,
-        "active": u.active,
-        "staff": u.staff,
-        "superuser": u.superuser,
-        "groups": u.groups,
-        "permissions": u.permissions,
-    })
+/// A user account as the API shows it (never the password hash).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserOut {
+    pub id: String,
+    pub username: String,
+    pub active: bool,
+    pub staff: bool,
+    pub superuser: bool,
+    pub groups: Vec<String>,
+    pub permissions: Vec<String>,
+}
+
+impl UserOut {
+    pub fn from_domain(u: &UserAccount) -> Self {
+        Self {
+            id: u.id.to_string(),
+            username: u.username.clone(),
+            active: u.active,
+            staff: u.staff,
+            superuser: u.superuser,
+            groups: u.groups.clone(),
+            permissions: u.permissions.clone(),
+        }
+    }
 }
 
 async fn hash_password(password: Zeroizing<String>) -> Result<String, ApiError> {
@@ -99,11 +115,18 @@ async fn password_matches(password: Zeroizing<String>, phc: String) -> bool {
 }
 
 /// `POST /users`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "accounts",
+    request_body = UserIn,
+    responses((status = 201, description = "Created", body = UserOut), WriteErrors),
+)]
 pub async fn create_user(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     ApiJson(body): ApiJson<UserIn>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<UserOut>), ApiError> {
     st.engine.authorize(&who, Permission::ManageUsers)?;
     if !(8..=1024).contains(&body.password.chars().count()) {
         return Err(ApiError::invalid("password", "8 to 1024 characters"));
@@ -126,25 +149,63 @@ pub async fn create_user(
         permissions: body.permissions,
     };
     let user = st.engine.create_user(user).await?;
-    Ok((StatusCode::CREATED, Json(user_json(&user))))
+    Ok((StatusCode::CREATED, Json(UserOut::from_domain(&user))))
 }
 
 /// `GET /users/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    tag = "accounts",
+    params(("id" = String, Path, description = "The user's id (UUID)")),
+    responses((status = 200, description = "The user", body = UserOut), ReadErrors),
+)]
 pub async fn get_user(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UserOut>, ApiError> {
     st.engine.authorize(&who, Permission::ManageUsers)?;
     let user = st.engine.user(path_id::<UserId>(&id, "user")?).await?;
-    Ok(Json(user_json(&user)))
+    Ok(Json(UserOut::from_domain(&user)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginIn {
     username: String,
+    #[schema(value_type = String)]
     password: Zeroizing<String>,
+}
+
+/// `POST /sessions` response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginOut {
+    /// The bearer token (shown once).
+    pub token: String,
+    /// When the session expires (RFC 3339).
+    pub expires_at: Option<String>,
+    pub user_id: String,
+}
+
+/// `POST /tokens` response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenOut {
+    /// The API token (shown once).
+    pub token: String,
+    pub name: String,
+    pub user_id: String,
+}
+
+/// `GET /me` response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeOut {
+    /// `admin`, `employee` or `applicant`.
+    pub role: String,
+    pub user_id: Option<String>,
+    pub employee_id: Option<String>,
+    /// The permission flags the caller holds.
+    pub permissions: Vec<String>,
 }
 
 fn new_token() -> String {
@@ -153,10 +214,18 @@ fn new_token() -> String {
 
 /// `POST /sessions` (no authentication): `{"username", "password"}` →
 /// `{"token", "expires_at"}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions",
+    tag = "accounts",
+    request_body = LoginIn,
+    security(()),
+    responses((status = 201, description = "A login session", body = LoginOut), LoginErrors),
+)]
 pub async fn login(
     State(st): State<AppState>,
     ApiJson(body): ApiJson<LoginIn>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<LoginOut>), ApiError> {
     let user = st.engine.user_by_username(&body.username).await?;
     let phc = user
         .as_ref()
@@ -182,15 +251,21 @@ pub async fn login(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "token": token,
-            "expires_at": session.expires_at.map(rfc3339),
-            "user_id": user.id.to_string(),
-        })),
+        Json(LoginOut {
+            token,
+            expires_at: session.expires_at.map(rfc3339),
+            user_id: user.id.to_string(),
+        }),
     ))
 }
 
 /// `DELETE /sessions/current`: ends the session of the token presented.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sessions/current",
+    tag = "accounts",
+    responses((status = 204, description = "The session of the presented token is closed"), AuthedErrors),
+)]
 pub async fn logout(
     State(st): State<AppState>,
     headers: axum::http::HeaderMap,
@@ -205,7 +280,7 @@ pub async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenIn {
     name: String,
@@ -214,11 +289,18 @@ pub struct TokenIn {
 
 /// `POST /tokens` `{"name", "user_id"?}`: an API token for an integration, for
 /// the caller's own account (or, with `manage_users`, another one). Shown once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    tag = "accounts",
+    request_body = TokenIn,
+    responses((status = 201, description = "The API token, shown once", body = TokenOut), WriteErrors),
+)]
 pub async fn create_token(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     ApiJson(body): ApiJson<TokenIn>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<TokenOut>), ApiError> {
     if body.name.trim().is_empty() {
         return Err(ApiError::invalid("name", "must not be empty"));
     }
@@ -264,11 +346,15 @@ pub async fn create_token(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "token": token, "name": body.name, "user_id": user.id.to_string() })),
+        Json(TokenOut {
+            token,
+            name: body.name,
+            user_id: user.id.to_string(),
+        }),
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmployeeIn {
     user_id: String,
@@ -328,29 +414,57 @@ fn agent_id(r: &AgentRef) -> String {
     }
 }
 
-pub(super) fn employee_json(e: &Employee) -> Value {
-    json!({
-        "id": e.id.to_string(),
-        "user_id": e.user_id.to_string(),
-        "surname": e.surname,
-        "given_name": e.given_name,
-        "patronymic": e.patronymic,
-        "position": e.position,
-        "email": e.email.to_string(),
-        "phone": e.phone,
-        "notify": e.notify,
-        "permissions": e.permissions,
-        "referral_id": agent_id(&e.referral),
-        "visibility": e.visibility.iter().map(agent_id).collect::<Vec<_>>(),
-    })
+/// An employee as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmployeeOut {
+    pub id: String,
+    pub user_id: String,
+    pub surname: String,
+    pub given_name: String,
+    pub patronymic: Option<String>,
+    pub position: String,
+    pub email: String,
+    pub phone: String,
+    pub notify: bool,
+    pub permissions: Vec<String>,
+    /// The organization, branch or point the employee belongs to.
+    pub referral_id: String,
+    /// Organizations, branches and points whose applications the employee sees.
+    pub visibility: Vec<String>,
+}
+
+impl EmployeeOut {
+    pub fn from_domain(e: &Employee) -> Self {
+        Self {
+            id: e.id.to_string(),
+            user_id: e.user_id.to_string(),
+            surname: e.surname.clone(),
+            given_name: e.given_name.clone(),
+            patronymic: e.patronymic.clone(),
+            position: e.position.clone(),
+            email: e.email.to_string(),
+            phone: e.phone.clone(),
+            notify: e.notify,
+            permissions: e.permissions.clone(),
+            referral_id: agent_id(&e.referral),
+            visibility: e.visibility.iter().map(agent_id).collect(),
+        }
+    }
 }
 
 /// `POST /employees`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/employees",
+    tag = "accounts",
+    request_body = EmployeeIn,
+    responses((status = 201, description = "Created", body = EmployeeOut), WriteErrors),
+)]
 pub async fn create_employee(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     ApiJson(b): ApiJson<EmployeeIn>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<EmployeeOut>), ApiError> {
     st.engine.authorize(&who, Permission::ManageUsers)?;
     let mut visibility = Vec::with_capacity(b.visibility.len());
     for v in &b.visibility {
@@ -372,25 +486,38 @@ pub async fn create_employee(
         visibility,
     };
     let e = st.engine.create_employee(e).await?;
-    Ok((StatusCode::CREATED, Json(employee_json(&e))))
+    Ok((StatusCode::CREATED, Json(EmployeeOut::from_domain(&e))))
 }
 
 /// `GET /employees/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/employees/{id}",
+    tag = "accounts",
+    params(("id" = String, Path, description = "The employee's id (UUID)")),
+    responses((status = 200, description = "The employee", body = EmployeeOut), ReadErrors),
+)]
 pub async fn get_employee(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EmployeeOut>, ApiError> {
     st.engine.authorize(&who, Permission::ManageUsers)?;
     let e = st
         .engine
         .employee(path_id::<EmployeeId>(&id, "employee")?)
         .await?;
-    Ok(Json(employee_json(&e)))
+    Ok(Json(EmployeeOut::from_domain(&e)))
 }
 
 /// `GET /me`: who the caller is.
-pub async fn me(Extension(who): Extension<Principal>) -> Json<Value> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "accounts",
+    responses((status = 200, description = "The caller", body = MeOut), AuthedErrors),
+)]
+pub async fn me(Extension(who): Extension<Principal>) -> Json<MeOut> {
     let (user, employee) = match &who {
         Principal::Admin { user } => (user.map(|u| u.to_string()), None),
         Principal::Employee { user, employee, .. } => {
@@ -403,10 +530,10 @@ pub async fn me(Extension(who): Extension<Principal>) -> Json<Value> {
         .filter(|p| who.may(*p))
         .map(Permission::as_str)
         .collect();
-    Json(json!({
-        "role": who.role(),
-        "user_id": user,
-        "employee_id": employee,
-        "permissions": permissions,
-    }))
+    Json(MeOut {
+        role: who.role().to_owned(),
+        user_id: user,
+        employee_id: employee,
+        permissions: permissions.into_iter().map(str::to_owned).collect(),
+    })
 }

@@ -6,47 +6,33 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use utrust_core::NewApplication;
 use utrust_core::domain::access::{Permission, Principal};
 use utrust_core::domain::application::Application;
 use utrust_core::domain::certificate::CertificateRecord;
-use utrust_core::domain::ids::{ApplicationId, PointId, ProductId, ServiceId};
+use utrust_core::domain::ids::{ApplicationId, PointId, ServiceId};
 use utrust_core::domain::lifecycle::ApplicationStatus;
 use utrust_core::ports::ApplicationFilter;
 
 use super::catalog::{body_id, path_id};
 use super::json::{ApiJson, bytes_rejection, parse_optional_body};
-use super::wire::{self, ApplicationOut, IssuedOut, TemplateOut};
+use super::openapi::{ActionBodyErrors, ActionErrors, ListErrors, ReadErrors, WriteErrors};
+use super::wire::{self, ApplicationOut, Der, IssuedOut, Page, Pem, TemplateOut};
 use super::{ApiError, AppState};
 
-fn pem_response(label: &str, der: &[u8]) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/x-pem-file")],
-        utrust_pki::to_pem(label, der),
-    )
-        .into_response()
-}
-
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications",
+    tag = "applications",
+    request_body = wire::ApplicationIn,
+    responses((status = 201, description = "Created", body = ApplicationOut), WriteErrors),
+)]
 pub async fn create(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     ApiJson(body): ApiJson<wire::ApplicationIn>,
 ) -> Result<(StatusCode, Json<ApplicationOut>), ApiError> {
     st.engine.authorize(&who, Permission::CreateApplications)?;
-    let new = NewApplication {
-        service_id: body_id::<ServiceId>(&body.service_id, "service_id")?,
-        point_id: body_id::<PointId>(&body.point_id, "point_id")?,
-        products: body
-            .products
-            .iter()
-            .map(|p| body_id::<ProductId>(p, "products"))
-            .collect::<Result<_, _>>()?,
-        account: body.account()?,
-        owner: body.owner.to_domain()?,
-        address: body.address()?,
-        renewal_notice: body.renewal_notice,
-    };
+    let new = body.to_domain()?;
     st.engine.usable_point(&who, new.point_id).await?;
     let app = st.engine.submit(new, who.actor()).await?;
     Ok((StatusCode::CREATED, Json(view(&st, &app).await?)))
@@ -55,11 +41,18 @@ pub async fn create(
 /// `GET /applications?status=&point_id=&service_id=&after=&limit=`: a page of
 /// applications ordered by id, with `next` as the cursor of the following page
 /// (`null` on the last page). Items carry no history (fetch one for that).
+#[utoipa::path(
+    get,
+    path = "/api/v1/applications",
+    tag = "applications",
+    params(("status" = Option<String>, Query, description = "Only applications in this status, e.g. `awaiting_csr`"), ("point_id" = Option<String>, Query, description = "Only this point's"), ("service_id" = Option<String>, Query, description = "Only this service's"), ("after" = Option<String>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
+    responses((status = 200, description = "A page of applications (without history)", body = Page<ApplicationOut>), ListErrors),
+)]
 pub async fn list(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     query: Result<Query<std::collections::BTreeMap<String, String>>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Page<ApplicationOut>>, ApiError> {
     let Query(q) =
         query.map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", r.body_text()))?;
     let mut filter = ApplicationFilter::default();
@@ -101,9 +94,16 @@ pub async fn list(
         .iter()
         .map(|a| ApplicationOut::from_domain(a, None, &[]))
         .collect();
-    Ok(Json(serde_json::json!({ "items": items, "next": next })))
+    Ok(Json(Page { items, next }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/applications/{id}",
+    tag = "applications",
+    params(("id" = String, Path, description = "The application's id (UUID)")),
+    responses((status = 200, description = "The application with history and checks", body = ApplicationOut), ReadErrors),
+)]
 pub async fn get(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -114,6 +114,13 @@ pub async fn get(
     Ok(Json(view(&st, &app).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/applications/{id}/request-template",
+    tag = "applications",
+    params(("id" = String, Path, description = "The application's id (UUID)")),
+    responses((status = 200, description = "What the CSR must contain", body = TemplateOut), ActionErrors),
+)]
 pub async fn template(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -128,6 +135,14 @@ pub async fn template(
 /// Accepts the CSR as a raw body (PEM or DER; `application/pkcs10`,
 /// `application/x-pem-file`, `text/plain`, `application/octet-stream`) or as JSON
 /// `{"csr": "<PEM>"}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications/{id}/csr",
+    tag = "applications",
+    params(("id" = String, Path, description = "The application's id (UUID)")),
+    request_body(description = "The PKCS#10 CSR: PEM or DER, or JSON `{\"csr\": \"<PEM>\"}`", content((wire::CsrIn = "application/json"), (Pem = "application/x-pem-file"), (Pem = "text/plain"), (Der = "application/pkcs10"), (Der = "application/octet-stream"))),
+    responses((status = 200, description = "The application with the CSR attached", body = ApplicationOut), ActionBodyErrors),
+)]
 pub async fn attach_csr(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -171,6 +186,14 @@ pub(super) async fn view(st: &AppState, app: &Application) -> Result<Application
 
 /// `POST /applications/{id}/rerun-checks` `{"owner"?: {…}}`: after failed checks,
 /// optionally with the owner's corrected data, run the checks again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications/{id}/rerun-checks",
+    tag = "applications",
+    params(("id" = String, Path, description = "The application's id (UUID)")),
+    request_body(content = Option<wire::RerunChecksIn>, description = "Optional JSON body"),
+    responses((status = 200, description = "A new round of checks", body = ApplicationOut), ActionBodyErrors),
+)]
 pub async fn rerun_checks(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -191,6 +214,14 @@ pub async fn rerun_checks(
 
 /// `POST /applications/{id}/accept-paper` `{"reason"}`: an operator accepts paper
 /// documents instead of failed checks.
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications/{id}/accept-paper",
+    tag = "applications",
+    params(("id" = String, Path, description = "The application's id (UUID)")),
+    request_body(content = Option<wire::ReasonIn>, description = "Optional JSON body"),
+    responses((status = 200, description = "Paper documents accepted", body = ApplicationOut), ActionBodyErrors),
+)]
 pub async fn accept_paper(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -212,6 +243,13 @@ async fn with_reason(body: Result<Bytes, BytesRejection>) -> Result<Option<Strin
     Ok(parse_optional_body::<wire::ReasonIn>(body)?.map(|r| r.reason))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications/{id}/approve",
+    tag = "applications",
+    params(("id" = String, Path, description = "The application's id (UUID)")),
+    responses((status = 200, description = "Approved", body = ApplicationOut), ActionErrors),
+)]
 pub async fn approve(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -224,6 +262,14 @@ pub async fn approve(
     Ok(Json(view(&st, &app).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications/{id}/reject",
+    tag = "applications",
+    params(("id" = String, Path, description = "The application's id (UUID)")),
+    request_body(content = Option<wire::ReasonIn>, description = "Optional JSON body"),
+    responses((status = 200, description = "Rejected", body = ApplicationOut), ActionBodyErrors),
+)]
 pub async fn reject(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -238,6 +284,14 @@ pub async fn reject(
     Ok(Json(view(&st, &app).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications/{id}/cancel",
+    tag = "applications",
+    params(("id" = String, Path, description = "The application's id (UUID)")),
+    request_body(content = Option<wire::ReasonIn>, description = "Optional JSON body"),
+    responses((status = 200, description = "Cancelled", body = ApplicationOut), ActionBodyErrors),
+)]
 pub async fn cancel(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -264,6 +318,13 @@ fn issued_out(app_id: ApplicationId, status: &str, c: &CertificateRecord) -> Iss
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/applications/{id}/issue",
+    tag = "applications",
+    params(("id" = String, Path, description = "The application's id (UUID)")),
+    responses((status = 201, description = "Issued", body = IssuedOut), ActionErrors),
+)]
 pub async fn issue(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -280,13 +341,20 @@ pub async fn issue(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/applications/{id}/certificate",
+    tag = "applications",
+    params(("id" = String, Path, description = "The application's id (UUID)")),
+    responses((status = 200, description = "The issued certificate, PEM", content_type = "application/x-pem-file", body = Pem), ActionErrors),
+)]
 pub async fn certificate(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Pem, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
     st.engine.visible_application(&who, id).await?;
     let cert = st.engine.certificate_of(id).await?;
-    Ok(pem_response("CERTIFICATE", &cert.der))
+    Ok(Pem(utrust_pki::to_pem("CERTIFICATE", &cert.der)))
 }

@@ -7,7 +7,6 @@ use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde_json::{Value, json};
 use utrust_core::domain::access::{Permission, Principal};
 use utrust_core::domain::agents::{
     Branch, IssuingPoint, Organization, OrganizationKind, PointParent,
@@ -18,10 +17,11 @@ use utrust_core::domain::ids::{BranchId, OrganizationId, PointId, ProductId, Ser
 use utrust_core::domain::quota::{Allotment, Quota};
 
 use super::json::ApiJson;
-use super::wire::{self, OidSetIn, PointOut};
+use super::openapi::{ReadErrors, WriteErrors};
+use super::wire::{self, BranchOut, OrganizationOut, PointOut, ProductOut, ServiceOut};
 use super::{ApiError, AppState};
 
-type Created = (StatusCode, Json<Value>);
+type Created<T> = (StatusCode, Json<T>);
 
 /// Parses an id from a path or body field; a malformed id is "not found" in a
 /// path and "invalid" in a body.
@@ -33,25 +33,18 @@ pub(super) fn body_id<T: FromStr>(raw: &str, field: &str) -> Result<T, ApiError>
     T::from_str(raw).map_err(|_| ApiError::invalid(field, "not a valid id"))
 }
 
-pub(super) fn product_json(p: &Product) -> Value {
-    json!({
-        "id": p.id.to_string(),
-        "code": p.code,
-        "name": p.name,
-        "price_kopecks": p.price_kopecks,
-        "smart_card_only": p.smart_card_only,
-        "additional_service": p.additional_service,
-        "shown_in_agent_filters": p.shown_in_agent_filters,
-        "quantity_accounting": p.quantity_accounting,
-        "oids": OidSetIn::from_domain(&p.oids),
-    })
-}
-
+#[utoipa::path(
+    post,
+    path = "/api/v1/products",
+    tag = "catalog",
+    request_body = wire::ProductIn,
+    responses((status = 201, description = "Created", body = ProductOut), WriteErrors),
+)]
 pub async fn create_product(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     ApiJson(body): ApiJson<wire::ProductIn>,
-) -> Result<Created, ApiError> {
+) -> Result<Created<ProductOut>, ApiError> {
     st.engine.authorize(&who, Permission::ManageCatalog)?;
     let mut p = Product::new(body.code, body.name);
     p.quantity_accounting = body.quantity_accounting;
@@ -61,36 +54,39 @@ pub async fn create_product(
     p.additional_service = body.additional_service;
     p.shown_in_agent_filters = body.shown_in_agent_filters;
     let p = st.engine.create_product(p).await?;
-    Ok((StatusCode::CREATED, Json(product_json(&p))))
+    Ok((StatusCode::CREATED, Json(ProductOut::from_domain(&p))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/products/{id}",
+    tag = "catalog",
+    params(("id" = String, Path, description = "The product's id (UUID)")),
+    responses((status = 200, description = "The product", body = ProductOut), ReadErrors),
+)]
 pub async fn get_product(
     State(st): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProductOut>, ApiError> {
     let p = st
         .engine
         .product(path_id::<ProductId>(&id, "product")?)
         .await?;
-    Ok(Json(product_json(&p)))
+    Ok(Json(ProductOut::from_domain(&p)))
 }
 
-pub(super) fn organization_json(o: &Organization) -> Value {
-    json!({
-        "id": o.id.to_string(),
-        "name": o.name,
-        "inn": o.inn.as_ref().map(ToString::to_string),
-        "kind": match o.kind { OrganizationKind::LegalEntity => "legal_entity", OrganizationKind::SoleProprietor => "sole_proprietor" },
-        "blocked": o.blocked,
-        "comment": o.comment,
-    })
-}
-
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations",
+    tag = "agents",
+    request_body = wire::OrganizationIn,
+    responses((status = 201, description = "Created", body = OrganizationOut), WriteErrors),
+)]
 pub async fn create_organization(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     ApiJson(body): ApiJson<wire::OrganizationIn>,
-) -> Result<Created, ApiError> {
+) -> Result<Created<OrganizationOut>, ApiError> {
     st.engine.authorize(&who, Permission::ManageAgents)?;
     let mut o = Organization::new(body.name);
     o.inn = body
@@ -126,83 +122,111 @@ pub async fn create_organization(
     o.comment = body.comment;
     o.blocked = body.blocked;
     let o = st.engine.create_organization(o).await?;
-    Ok((StatusCode::CREATED, Json(organization_json(&o))))
+    Ok((StatusCode::CREATED, Json(OrganizationOut::from_domain(&o))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{id}",
+    tag = "agents",
+    params(("id" = String, Path, description = "The organization's id (UUID)")),
+    responses((status = 200, description = "The organization", body = OrganizationOut), ReadErrors),
+)]
 pub async fn get_organization(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OrganizationOut>, ApiError> {
     st.engine.staff_only(&who, "organization", &id)?;
     let o = st
         .engine
         .organization(path_id::<OrganizationId>(&id, "organization")?)
         .await?;
-    Ok(Json(organization_json(&o)))
+    Ok(Json(OrganizationOut::from_domain(&o)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/organizations/{id}",
+    tag = "agents",
+    params(("id" = String, Path, description = "The organization's id (UUID)")),
+    request_body = wire::BlockPatch,
+    responses((status = 200, description = "The changed organization", body = OrganizationOut), WriteErrors),
+)]
 pub async fn patch_organization(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<wire::BlockPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OrganizationOut>, ApiError> {
     st.engine.authorize(&who, Permission::ManageAgents)?;
     let id = path_id::<OrganizationId>(&id, "organization")?;
     let o = match body.blocked {
         Some(b) => st.engine.set_organization_blocked(id, b).await?,
         None => st.engine.organization(id).await?,
     };
-    Ok(Json(organization_json(&o)))
+    Ok(Json(OrganizationOut::from_domain(&o)))
 }
 
-pub(super) fn branch_json(b: &Branch) -> Value {
-    json!({
-        "id": b.id.to_string(),
-        "organization_id": b.organization_id.to_string(),
-        "name": b.name,
-        "blocked": b.blocked,
-    })
-}
-
+#[utoipa::path(
+    post,
+    path = "/api/v1/branches",
+    tag = "agents",
+    request_body = wire::BranchIn,
+    responses((status = 201, description = "Created", body = BranchOut), WriteErrors),
+)]
 pub async fn create_branch(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     ApiJson(body): ApiJson<wire::BranchIn>,
-) -> Result<Created, ApiError> {
+) -> Result<Created<BranchOut>, ApiError> {
     st.engine.authorize(&who, Permission::ManageAgents)?;
     let org = body_id::<OrganizationId>(&body.organization_id, "organization_id")?;
     let b = st.engine.create_branch(Branch::new(org, body.name)).await?;
-    Ok((StatusCode::CREATED, Json(branch_json(&b))))
+    Ok((StatusCode::CREATED, Json(BranchOut::from_domain(&b))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/branches/{id}",
+    tag = "agents",
+    params(("id" = String, Path, description = "The branch's id (UUID)")),
+    responses((status = 200, description = "The branch", body = BranchOut), ReadErrors),
+)]
 pub async fn get_branch(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BranchOut>, ApiError> {
     st.engine.staff_only(&who, "branch", &id)?;
     let b = st
         .engine
         .branch(path_id::<BranchId>(&id, "branch")?)
         .await?;
-    Ok(Json(branch_json(&b)))
+    Ok(Json(BranchOut::from_domain(&b)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/branches/{id}",
+    tag = "agents",
+    params(("id" = String, Path, description = "The branch's id (UUID)")),
+    request_body = wire::BlockPatch,
+    responses((status = 200, description = "The changed branch", body = BranchOut), WriteErrors),
+)]
 pub async fn patch_branch(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<wire::BlockPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BranchOut>, ApiError> {
     st.engine.authorize(&who, Permission::ManageAgents)?;
     let id = path_id::<BranchId>(&id, "branch")?;
     let b = match body.blocked {
         Some(v) => st.engine.set_branch_blocked(id, v).await?,
         None => st.engine.branch(id).await?,
     };
-    Ok(Json(branch_json(&b)))
+    Ok(Json(BranchOut::from_domain(&b)))
 }
 
 fn quantity(q: &wire::QuantityIn) -> Result<(ProductId, Allotment), ApiError> {
@@ -216,11 +240,18 @@ fn quantity(q: &wire::QuantityIn) -> Result<(ProductId, Allotment), ApiError> {
     Ok((id, a))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/points",
+    tag = "agents",
+    request_body = wire::PointIn,
+    responses((status = 201, description = "Created", body = PointOut), WriteErrors),
+)]
 pub async fn create_point(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     ApiJson(body): ApiJson<wire::PointIn>,
-) -> Result<Created, ApiError> {
+) -> Result<Created<PointOut>, ApiError> {
     st.engine.authorize(&who, Permission::ManageAgents)?;
     let parent_raw = body_id::<uuid::Uuid>(&body.parent_id, "parent_id")?;
     let parent = if st
@@ -273,12 +304,16 @@ pub async fn create_point(
     p.document_name = body.document_name;
     p.opening_hours = body.opening_hours;
     let p = st.engine.create_point(p).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::to_value(PointOut::from_domain(&p)).unwrap_or_default()),
-    ))
+    Ok((StatusCode::CREATED, Json(PointOut::from_domain(&p))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/points/{id}",
+    tag = "agents",
+    params(("id" = String, Path, description = "The point's id (UUID)")),
+    responses((status = 200, description = "The point", body = PointOut), ReadErrors),
+)]
 pub async fn get_point(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -291,6 +326,14 @@ pub async fn get_point(
     Ok(Json(PointOut::from_domain(&point)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/points/{id}",
+    tag = "agents",
+    params(("id" = String, Path, description = "The point's id (UUID)")),
+    request_body = wire::PointPatch,
+    responses((status = 200, description = "The changed point", body = PointOut), WriteErrors),
+)]
 pub async fn patch_point(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -326,20 +369,18 @@ pub async fn patch_point(
     Ok(Json(PointOut::from_domain(&st.engine.point(id).await?)))
 }
 
-pub(super) fn service_json(s: &Service) -> Value {
-    let mut v = serde_json::to_value(s).unwrap_or_default();
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert("id".into(), json!(s.id.to_string()));
-        obj.insert("key_algorithm".into(), json!(s.key_algorithm.as_str()));
-    }
-    v
-}
-
+#[utoipa::path(
+    post,
+    path = "/api/v1/services",
+    tag = "catalog",
+    request_body = wire::ServiceIn,
+    responses((status = 201, description = "Created", body = ServiceOut), WriteErrors),
+)]
 pub async fn create_service(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     ApiJson(b): ApiJson<wire::ServiceIn>,
-) -> Result<Created, ApiError> {
+) -> Result<Created<ServiceOut>, ApiError> {
     st.engine.authorize(&who, Permission::ManageCatalog)?;
     let mut s = Service::new(b.name);
     s.products = b
@@ -428,16 +469,23 @@ pub async fn create_service(
     s.crypto_program = b.crypto_program;
     s.ca = b.ca;
     let s = st.engine.create_service(s).await?;
-    Ok((StatusCode::CREATED, Json(service_json(&s))))
+    Ok((StatusCode::CREATED, Json(ServiceOut::from_domain(&s))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/services/{id}",
+    tag = "catalog",
+    params(("id" = String, Path, description = "The service's id (UUID)")),
+    responses((status = 200, description = "The service", body = ServiceOut), ReadErrors),
+)]
 pub async fn get_service(
     State(st): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ServiceOut>, ApiError> {
     let s = st
         .engine
         .service(path_id::<ServiceId>(&id, "service")?)
         .await?;
-    Ok(Json(service_json(&s)))
+    Ok(Json(ServiceOut::from_domain(&s)))
 }

@@ -20,12 +20,16 @@ pub struct ApiError {
     pub field: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    message: &'a str,
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `not_found`, `invalid_field`.
+    pub error: String,
+    /// Human-readable message.
+    pub message: String,
+    /// The input field at fault (with `invalid_field` and some CSR errors).
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    pub field: Option<String>,
 }
 
 impl ApiError {
@@ -71,6 +75,7 @@ impl From<Error> for ApiError {
             | "duplicate"
             | "concurrent_modification"
             | "point_unavailable"
+            | "bulk_not_allowed"
             | "ca_refused" => StatusCode::CONFLICT,
             "ca_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
             "internal" => StatusCode::INTERNAL_SERVER_ERROR,
@@ -99,10 +104,10 @@ impl From<utrust_core::domain::identifiers::IdentifierError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            error: &self.code,
-            message: &self.message,
-            field: self.field.as_deref(),
+        let body = ErrorBody {
+            error: self.code,
+            message: self.message,
+            field: self.field,
         };
         (self.status, Json(body)).into_response()
     }

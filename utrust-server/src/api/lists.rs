@@ -11,15 +11,16 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use serde::Serialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 use utrust_core::domain::access::{Permission, Principal};
 use utrust_core::domain::ids::{
     BranchId, EmployeeId, OrganizationId, PointId, ProductId, ServiceId, UserId,
 };
 
+use super::accounts::{EmployeeOut, UserOut};
 use super::catalog::body_id;
-use super::wire::PointOut;
+use super::openapi::ListErrors;
+use super::wire::{BranchOut, OrganizationOut, Page, PointOut, ProductOut, ServiceOut};
 use super::{ApiError, AppState};
 
 type QueryResult = Result<Query<BTreeMap<String, String>>, QueryRejection>;
@@ -52,8 +53,8 @@ fn page<T: FromStr>(query: QueryResult) -> Result<(Option<T>, u32), ApiError> {
     Ok((after, limit))
 }
 
-fn answer<T: Serialize>(items: Vec<T>, next: Option<String>) -> Json<Value> {
-    Json(json!({ "items": items, "next": next }))
+fn answer<T: ToSchema>(items: Vec<T>, next: Option<String>) -> Json<Page<T>> {
+    Json(Page { items, next })
 }
 
 /// The next cursor: the last id when the page is full.
@@ -67,10 +68,17 @@ fn storage(e: utrust_core::ports::StoreError) -> ApiError {
     ApiError::from(utrust_core::Error::from(e))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/products",
+    tag = "catalog",
+    params(("after" = Option<String>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
+    responses((status = 200, description = "A page", body = Page<ProductOut>), ListErrors),
+)]
 pub async fn products(
     State(st): State<AppState>,
     query: QueryResult,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<ProductOut>>, ApiError> {
     let (after, limit) = page::<ProductId>(query)?;
     let items = st
         .engine
@@ -80,15 +88,22 @@ pub async fn products(
         .map_err(storage)?;
     let next = next_of(items.len(), limit, items.last().map(|p| p.id));
     Ok(answer(
-        items.iter().map(super::catalog::product_json).collect(),
+        items.iter().map(ProductOut::from_domain).collect(),
         next,
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/services",
+    tag = "catalog",
+    params(("after" = Option<String>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
+    responses((status = 200, description = "A page", body = Page<ServiceOut>), ListErrors),
+)]
 pub async fn services(
     State(st): State<AppState>,
     query: QueryResult,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<ServiceOut>>, ApiError> {
     let (after, limit) = page::<ServiceId>(query)?;
     let items = st
         .engine
@@ -98,16 +113,23 @@ pub async fn services(
         .map_err(storage)?;
     let next = next_of(items.len(), limit, items.last().map(|s| s.id));
     Ok(answer(
-        items.iter().map(super::catalog::service_json).collect(),
+        items.iter().map(ServiceOut::from_domain).collect(),
         next,
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations",
+    tag = "agents",
+    params(("after" = Option<String>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
+    responses((status = 200, description = "A page", body = Page<OrganizationOut>), ListErrors),
+)]
 pub async fn organizations(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     query: QueryResult,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<OrganizationOut>>, ApiError> {
     st.engine.staff_only(&who, "route", "/organizations")?;
     let (after, limit) = page::<OrganizationId>(query)?;
     let items = st
@@ -118,19 +140,23 @@ pub async fn organizations(
         .map_err(storage)?;
     let next = next_of(items.len(), limit, items.last().map(|o| o.id));
     Ok(answer(
-        items
-            .iter()
-            .map(super::catalog::organization_json)
-            .collect(),
+        items.iter().map(OrganizationOut::from_domain).collect(),
         next,
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/branches",
+    tag = "agents",
+    params(("after" = Option<String>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
+    responses((status = 200, description = "A page", body = Page<BranchOut>), ListErrors),
+)]
 pub async fn branches(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     query: QueryResult,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<BranchOut>>, ApiError> {
     st.engine.staff_only(&who, "route", "/branches")?;
     let (after, limit) = page::<BranchId>(query)?;
     let items = st
@@ -141,17 +167,24 @@ pub async fn branches(
         .map_err(storage)?;
     let next = next_of(items.len(), limit, items.last().map(|b| b.id));
     Ok(answer(
-        items.iter().map(super::catalog::branch_json).collect(),
+        items.iter().map(BranchOut::from_domain).collect(),
         next,
     ))
 }
 
 /// Applicants are offered only points that are neither technical nor blocked.
+#[utoipa::path(
+    get,
+    path = "/api/v1/points",
+    tag = "agents",
+    params(("after" = Option<String>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
+    responses((status = 200, description = "A page", body = Page<PointOut>), ListErrors),
+)]
 pub async fn points(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     query: QueryResult,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<PointOut>>, ApiError> {
     let (after, limit) = page::<PointId>(query)?;
     let (items, next) = st.engine.offered_points(&who, after, limit).await?;
     Ok(answer(
@@ -160,11 +193,18 @@ pub async fn points(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "accounts",
+    params(("after" = Option<String>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
+    responses((status = 200, description = "A page", body = Page<UserOut>), ListErrors),
+)]
 pub async fn users(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     query: QueryResult,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<UserOut>>, ApiError> {
     st.engine.authorize(&who, Permission::ManageUsers)?;
     let (after, limit) = page::<UserId>(query)?;
     let items = st
@@ -175,16 +215,23 @@ pub async fn users(
         .map_err(storage)?;
     let next = next_of(items.len(), limit, items.last().map(|u| u.id));
     Ok(answer(
-        items.iter().map(super::accounts::user_json).collect(),
+        items.iter().map(UserOut::from_domain).collect(),
         next,
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/employees",
+    tag = "accounts",
+    params(("after" = Option<String>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
+    responses((status = 200, description = "A page", body = Page<EmployeeOut>), ListErrors),
+)]
 pub async fn employees(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     query: QueryResult,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<EmployeeOut>>, ApiError> {
     st.engine.authorize(&who, Permission::ManageUsers)?;
     let (after, limit) = page::<EmployeeId>(query)?;
     let items = st
@@ -195,7 +242,7 @@ pub async fn employees(
         .map_err(storage)?;
     let next = next_of(items.len(), limit, items.last().map(|e| e.id));
     Ok(answer(
-        items.iter().map(super::accounts::employee_json).collect(),
+        items.iter().map(EmployeeOut::from_domain).collect(),
         next,
     ))
 }

@@ -1,13 +1,17 @@
 //! The HTTP API under `/api/v1` (DESIGN §7). Handlers parse the wire format, call
 //! one engine use case, and render the result; no business rule lives here.
 
+mod accounts;
 mod applications;
 mod auth;
+mod bulk;
 mod catalog;
 mod certificates;
 mod error;
 mod json;
+mod lists;
 mod metrics;
+mod openapi;
 pub mod request_id;
 mod wire;
 
@@ -69,29 +73,52 @@ async fn not_found() -> ApiError {
 /// The router of the whole API.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
-        .route("/products", post(catalog::create_product))
+        .route(
+            "/products",
+            post(catalog::create_product).get(lists::products),
+        )
         .route("/products/{id}", get(catalog::get_product))
-        .route("/organizations", post(catalog::create_organization))
+        .route(
+            "/organizations",
+            post(catalog::create_organization).get(lists::organizations),
+        )
         .route(
             "/organizations/{id}",
             get(catalog::get_organization).patch(catalog::patch_organization),
         )
-        .route("/branches", post(catalog::create_branch))
+        .route(
+            "/branches",
+            post(catalog::create_branch).get(lists::branches),
+        )
         .route(
             "/branches/{id}",
             get(catalog::get_branch).patch(catalog::patch_branch),
         )
-        .route("/points", post(catalog::create_point))
+        .route("/points", post(catalog::create_point).get(lists::points))
         .route(
             "/points/{id}",
             get(catalog::get_point).patch(catalog::patch_point),
         )
-        .route("/services", post(catalog::create_service))
+        .route(
+            "/services",
+            post(catalog::create_service).get(lists::services),
+        )
+        .route("/users", post(accounts::create_user).get(lists::users))
+        .route("/users/{id}", get(accounts::get_user))
+        .route(
+            "/employees",
+            post(accounts::create_employee).get(lists::employees),
+        )
+        .route("/employees/{id}", get(accounts::get_employee))
+        .route("/tokens", post(accounts::create_token))
+        .route("/sessions/current", axum::routing::delete(accounts::logout))
+        .route("/me", get(accounts::me))
         .route("/services/{id}", get(catalog::get_service))
         .route(
             "/applications",
             post(applications::create).get(applications::list),
         )
+        .route("/applications/bulk", post(bulk::create))
         .route("/applications/{id}", get(applications::get))
         .route(
             "/applications/{id}/request-template",
@@ -122,13 +149,20 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/certificates/{serial}/resume", post(certificates::resume))
         .route("/certificates/{serial}/renew", post(certificates::renew))
-        .route("/ca/crl", get(certificates::crl))
-        .route("/ca/certificate", get(certificates::ca_certificate))
         .fallback(not_found)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_bearer,
-        ));
+        ))
+        // Public: logging in, what relying parties need (CA certificate, CRL) and
+        // the OpenAPI document.
+        .merge(
+            Router::new()
+                .route("/sessions", post(accounts::login))
+                .route("/ca/crl", get(certificates::crl))
+                .route("/ca/certificate", get(certificates::ca_certificate))
+                .route("/openapi.json", get(openapi::document)),
+        );
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))

@@ -4,11 +4,13 @@
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
-use utrust_core::domain::agents::IssuingPoint;
+use utoipa::ToSchema;
+use utrust_core::NewApplication;
+use utrust_core::domain::agents::{Branch, IssuingPoint, Organization, OrganizationKind};
 use utrust_core::domain::application::{
     Account, Address, Application, CertificateOwner, HistoryEntry, Passport,
 };
-use utrust_core::domain::catalog::{ApplicantKind, OidSet};
+use utrust_core::domain::catalog::{ApplicantKind, OidSet, Product, Service};
 use utrust_core::domain::checks::IdentityCheck;
 use utrust_core::domain::identifiers::{
     Email, Inn, InnLe, Kpp, Ogrn, Ogrnip, Oid, PassportRf, RegionCode, Snils,
@@ -18,7 +20,7 @@ use utrust_core::domain::request::RequestTemplate;
 use super::error::ApiError;
 
 /// `POST /products`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductIn {
     pub code: String,
@@ -42,7 +44,7 @@ fn yes() -> bool {
 }
 
 /// The OID set of a product.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OidSetIn {
     #[serde(default)]
@@ -83,7 +85,7 @@ impl OidSetIn {
 }
 
 /// `POST /organizations`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationIn {
     pub name: String,
@@ -96,14 +98,14 @@ pub struct OrganizationIn {
 }
 
 /// `PATCH /organizations/{id}`, `PATCH /branches/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BlockPatch {
     pub blocked: Option<bool>,
 }
 
 /// `POST /branches`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BranchIn {
     pub organization_id: String,
@@ -111,7 +113,7 @@ pub struct BranchIn {
 }
 
 /// One product quantity of a point.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuantityIn {
     pub product_id: String,
@@ -119,7 +121,7 @@ pub struct QuantityIn {
 }
 
 /// `POST /points`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PointIn {
     pub parent_id: String,
@@ -157,7 +159,7 @@ fn unlimited() -> i64 {
 }
 
 /// `PATCH /points/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PointPatch {
     pub blocked: Option<bool>,
@@ -166,7 +168,7 @@ pub struct PointPatch {
 }
 
 /// A point as `GET /points/{id}` shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PointOut {
     pub id: String,
     pub parent_id: String,
@@ -184,7 +186,7 @@ pub struct PointOut {
 }
 
 /// A product quantity with its counters.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct QuantityOut {
     pub product_id: String,
     pub quantity: i64,
@@ -228,7 +230,7 @@ impl PointOut {
 }
 
 /// `POST /services`: the core-flow fields of DESIGN §7 plus the seed's flags.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceIn {
     pub name: String,
@@ -286,7 +288,7 @@ pub fn applicant_kinds(field: &str, v: &[String]) -> Result<Vec<ApplicantKind>, 
 }
 
 /// `POST /applications`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationIn {
     pub service_id: String,
@@ -301,7 +303,7 @@ pub struct ApplicationIn {
 }
 
 /// The certificate owner.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OwnerIn {
     pub surname: String,
@@ -316,7 +318,7 @@ pub struct OwnerIn {
 }
 
 /// A passport.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PassportIn {
     pub series: String,
@@ -326,7 +328,7 @@ pub struct PassportIn {
 }
 
 /// The organization (legal entity or sole proprietor) applying.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountOrgIn {
     pub name: Option<String>,
@@ -337,7 +339,7 @@ pub struct AccountOrgIn {
 }
 
 /// An address.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressIn {
     pub region_code: Option<String>,
@@ -415,6 +417,26 @@ impl OwnerIn {
 }
 
 impl ApplicationIn {
+    /// The new application this body describes, validated field by field
+    /// (shared by `POST /applications` and the CSV rows of
+    /// `POST /applications/bulk`).
+    pub fn to_domain(&self) -> Result<NewApplication, ApiError> {
+        use super::catalog::body_id;
+        Ok(NewApplication {
+            service_id: body_id(&self.service_id, "service_id")?,
+            point_id: body_id(&self.point_id, "point_id")?,
+            products: self
+                .products
+                .iter()
+                .map(|p| body_id(p, "products"))
+                .collect::<Result<_, _>>()?,
+            account: self.account()?,
+            owner: self.owner.to_domain()?,
+            address: self.address()?,
+            renewal_notice: self.renewal_notice,
+        })
+    }
+
     /// The account for the declared applicant kind, with only that kind's fields.
     pub fn account(&self) -> Result<Account, ApiError> {
         let kind = ApplicantKind::from_name(&self.applicant_kind).ok_or_else(|| {
@@ -490,7 +512,7 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 /// One history entry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryOut {
     pub at: String,
     pub actor: String,
@@ -515,7 +537,7 @@ impl HistoryOut {
 }
 
 /// An application as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ApplicationOut {
     pub id: String,
     pub status: String,
@@ -542,7 +564,7 @@ pub struct ApplicationOut {
 }
 
 /// One identity check as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CheckOut {
     pub kind: String,
     pub result: String,
@@ -569,7 +591,7 @@ impl CheckOut {
 }
 
 /// `POST /applications/{id}/rerun-checks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RerunChecksIn {
     pub owner: Option<OwnerIn>,
@@ -633,7 +655,7 @@ impl ApplicationOut {
 }
 
 /// `GET /applications/{id}/request-template`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TemplateOut {
     pub key_algorithm: String,
     pub subject: Vec<SubjectAttrOut>,
@@ -641,7 +663,7 @@ pub struct TemplateOut {
 }
 
 /// One subject attribute.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SubjectAttrOut {
     pub oid: String,
     pub value: String,
@@ -650,7 +672,7 @@ pub struct SubjectAttrOut {
 }
 
 /// Requested extensions.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ExtensionsOut {
     pub key_usage: Vec<String>,
     pub extended_key_usage: Vec<String>,
@@ -695,21 +717,21 @@ impl TemplateOut {
 }
 
 /// `POST /applications/{id}/reject|cancel`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonIn {
     pub reason: String,
 }
 
 /// `POST /applications/{id}/csr` as JSON.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CsrIn {
     pub csr: String,
 }
 
 /// `POST /applications/{id}/issue` response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct IssuedOut {
     pub application_id: String,
     pub status: String,
@@ -718,4 +740,228 @@ pub struct IssuedOut {
     pub subject: String,
     pub not_before: String,
     pub not_after: String,
+}
+
+/// A page of a listing: `next` is the cursor of the following page (pass it as
+/// `after`), `null` on the last page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// A product as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductOut {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    pub price_kopecks: u64,
+    pub smart_card_only: bool,
+    pub additional_service: bool,
+    pub shown_in_agent_filters: bool,
+    pub quantity_accounting: bool,
+    pub oids: OidSetIn,
+}
+
+impl ProductOut {
+    pub fn from_domain(p: &Product) -> Self {
+        Self {
+            id: p.id.to_string(),
+            code: p.code.clone(),
+            name: p.name.clone(),
+            price_kopecks: p.price_kopecks,
+            smart_card_only: p.smart_card_only,
+            additional_service: p.additional_service,
+            shown_in_agent_filters: p.shown_in_agent_filters,
+            quantity_accounting: p.quantity_accounting,
+            oids: OidSetIn::from_domain(&p.oids),
+        }
+    }
+}
+
+/// An organization as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationOut {
+    pub id: String,
+    pub name: String,
+    pub inn: Option<String>,
+    /// `legal_entity` or `sole_proprietor`.
+    pub kind: String,
+    pub blocked: bool,
+    pub comment: String,
+}
+
+impl OrganizationOut {
+    pub fn from_domain(o: &Organization) -> Self {
+        Self {
+            id: o.id.to_string(),
+            name: o.name.clone(),
+            inn: o.inn.as_ref().map(ToString::to_string),
+            kind: match o.kind {
+                OrganizationKind::LegalEntity => "legal_entity",
+                OrganizationKind::SoleProprietor => "sole_proprietor",
+            }
+            .to_owned(),
+            blocked: o.blocked,
+            comment: o.comment.clone(),
+        }
+    }
+}
+
+/// A branch as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BranchOut {
+    pub id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub blocked: bool,
+}
+
+impl BranchOut {
+    pub fn from_domain(b: &Branch) -> Self {
+        Self {
+            id: b.id.to_string(),
+            organization_id: b.organization_id.to_string(),
+            name: b.name.clone(),
+            blocked: b.blocked,
+        }
+    }
+}
+
+/// The serde name of a domain enum value (its wire name).
+fn wire_name<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn wire_names<'a, T: Serialize + 'a>(v: impl IntoIterator<Item = &'a T>) -> Vec<String> {
+    v.into_iter().map(wire_name).collect()
+}
+
+/// A service (issuance scenario) with every flag of the seed's service table.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceOut {
+    pub id: String,
+    pub active: bool,
+    pub public: bool,
+    pub hidden: bool,
+    pub order: i32,
+    pub name: String,
+    pub service_type: String,
+    pub short_description: String,
+    pub full_description: String,
+    pub products: Vec<String>,
+    pub applicant_kinds: Vec<String>,
+    pub points: Vec<String>,
+    pub crypto_provider: Option<String>,
+    pub crypto_program: Option<String>,
+    pub smev_checks: Vec<String>,
+    pub credentials_delivery: String,
+    pub domains: Vec<String>,
+    pub ca: Option<String>,
+    pub key_algorithm: String,
+    pub show_first_step: bool,
+    pub require_documents: bool,
+    pub require_connected_token: bool,
+    pub card_payment: Vec<String>,
+    pub price_from_kopecks: u64,
+    pub price_without_discount_kopecks: u64,
+    pub package_product: bool,
+    pub renewal_reminders: bool,
+    pub allowed_passport_types: Vec<String>,
+    pub passport_input_formats: Vec<String>,
+    pub esia_registration: bool,
+    pub bulk_csv: bool,
+    pub issuance_confirmation: bool,
+    pub attorney_type: String,
+    pub required_scans: Vec<String>,
+    pub require_document_signature: bool,
+    pub passport_scan_on_verification: bool,
+    pub certificate_after_completion: bool,
+    pub crypto_class: String,
+    pub approval_required: bool,
+    pub validity_days: u32,
+    pub revoke_superseded_on_renewal: bool,
+}
+
+impl ServiceOut {
+    pub fn from_domain(s: &Service) -> Self {
+        Self {
+            id: s.id.to_string(),
+            active: s.active,
+            public: s.public,
+            hidden: s.hidden,
+            order: s.order,
+            name: s.name.clone(),
+            service_type: s.service_type.clone(),
+            short_description: s.short_description.clone(),
+            full_description: s.full_description.clone(),
+            products: s.products.iter().map(ToString::to_string).collect(),
+            applicant_kinds: wire_names(&s.applicant_kinds),
+            points: s.points.iter().map(ToString::to_string).collect(),
+            crypto_provider: s.crypto_provider.clone(),
+            crypto_program: s.crypto_program.clone(),
+            smev_checks: wire_names(&s.smev_checks),
+            credentials_delivery: wire_name(&s.credentials_delivery),
+            domains: s.domains.clone(),
+            ca: s.ca.clone(),
+            key_algorithm: s.key_algorithm.as_str().to_owned(),
+            show_first_step: s.show_first_step,
+            require_documents: s.require_documents,
+            require_connected_token: s.require_connected_token,
+            card_payment: wire_names(&s.card_payment),
+            price_from_kopecks: s.price_from_kopecks,
+            price_without_discount_kopecks: s.price_without_discount_kopecks,
+            package_product: s.package_product,
+            renewal_reminders: s.renewal_reminders,
+            allowed_passport_types: wire_names(&s.allowed_passport_types),
+            passport_input_formats: wire_names(&s.passport_input_formats),
+            esia_registration: s.esia_registration,
+            bulk_csv: s.bulk_csv,
+            issuance_confirmation: s.issuance_confirmation,
+            attorney_type: wire_name(&s.attorney_type),
+            required_scans: wire_names(&s.required_scans),
+            require_document_signature: s.require_document_signature,
+            passport_scan_on_verification: s.passport_scan_on_verification,
+            certificate_after_completion: s.certificate_after_completion,
+            crypto_class: wire_name(&s.crypto_class),
+            approval_required: s.approval_required,
+            validity_days: s.validity_days,
+            revoke_superseded_on_renewal: s.revoke_superseded_on_renewal,
+        }
+    }
+}
+
+/// A PEM document (`-----BEGIN …-----`), served as `application/x-pem-file`.
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String)]
+pub struct Pem(pub String);
+
+impl axum::response::IntoResponse for Pem {
+    fn into_response(self) -> axum::response::Response {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/x-pem-file")],
+            self.0,
+        )
+            .into_response()
+    }
+}
+
+/// A DER document, served as `application/octet-stream` unless the handler
+/// names a more precise type.
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Der(pub Vec<u8>);
+
+impl axum::response::IntoResponse for Der {
+    fn into_response(self) -> axum::response::Response {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+            self.0,
+        )
+            .into_response()
+    }
 }

@@ -7,6 +7,7 @@ mod common;
 
 mod auth;
 mod authz;
+mod bulk;
 mod csr;
 mod demo_lifecycle;
 mod demo_openssl;
@@ -18,5 +19,6 @@ mod ops;
 mod quota;
 mod reminders;
 mod robustness;
+mod schemathesis;
 mod smev_checks;
 mod validation;
