@@ -104,11 +104,15 @@ impl From<utrust_core::domain::identifiers::IdentifierError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // The code travels with the response for the metrics layer.
+        let code = crate::metrics::ErrorCode(self.code.clone());
         let body = ErrorBody {
             error: self.code,
             message: self.message,
             field: self.field,
         };
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        resp.extensions_mut().insert(code);
+        resp
     }
 }
