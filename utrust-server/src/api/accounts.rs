@@ -35,7 +35,7 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$7y8MtHcWnp+NeoTODWDWJg$
 #[serde(deny_unknown_fields)]
 pub struct UserIn {
     username: String,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 8, max_length = 1024)]
     password: Zeroizing<String>,
     #[serde(default = "yes")]
     active: bool,
@@ -157,7 +157,7 @@ pub async fn create_user(
     get,
     path = "/api/v1/users/{id}",
     tag = "accounts",
-    params(("id" = String, Path, description = "The user's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The user's id (UUID)")),
     responses((status = 200, description = "The user", body = UserOut), ReadErrors),
 )]
 pub async fn get_user(
@@ -284,6 +284,7 @@ pub async fn logout(
 #[serde(deny_unknown_fields)]
 pub struct TokenIn {
     name: String,
+    #[schema(format = Uuid)]
     user_id: Option<String>,
 }
 
@@ -357,12 +358,14 @@ pub async fn create_token(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmployeeIn {
+    #[schema(format = Uuid)]
     user_id: String,
     surname: String,
     given_name: String,
     patronymic: Option<String>,
     #[serde(default)]
     position: String,
+    #[schema(format = Email)]
     email: String,
     #[serde(default)]
     phone: String,
@@ -370,6 +373,7 @@ pub struct EmployeeIn {
     notify: bool,
     #[serde(default)]
     permissions: Vec<String>,
+    #[schema(format = Uuid)]
     referral_id: String,
     #[serde(default)]
     visibility: Vec<String>,
@@ -494,7 +498,7 @@ pub async fn create_employee(
     get,
     path = "/api/v1/employees/{id}",
     tag = "accounts",
-    params(("id" = String, Path, description = "The employee's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The employee's id (UUID)")),
     responses((status = 200, description = "The employee", body = EmployeeOut), ReadErrors),
 )]
 pub async fn get_employee(

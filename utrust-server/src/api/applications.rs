@@ -45,7 +45,7 @@ pub async fn create(
     get,
     path = "/api/v1/applications",
     tag = "applications",
-    params(("status" = Option<String>, Query, description = "Only applications in this status, e.g. `awaiting_csr`"), ("point_id" = Option<String>, Query, description = "Only this point's"), ("service_id" = Option<String>, Query, description = "Only this service's"), ("after" = Option<String>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
+    params(("status" = Option<String>, Query, description = "Only applications in this status, e.g. `awaiting_csr`"), ("point_id" = Option<uuid::Uuid>, Query, description = "Only this point's"), ("service_id" = Option<uuid::Uuid>, Query, description = "Only this service's"), ("after" = Option<uuid::Uuid>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
     responses((status = 200, description = "A page of applications (without history)", body = Page<ApplicationOut>), ListErrors),
 )]
 pub async fn list(
@@ -101,7 +101,7 @@ pub async fn list(
     get,
     path = "/api/v1/applications/{id}",
     tag = "applications",
-    params(("id" = String, Path, description = "The application's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The application's id (UUID)")),
     responses((status = 200, description = "The application with history and checks", body = ApplicationOut), ReadErrors),
 )]
 pub async fn get(
@@ -118,7 +118,7 @@ pub async fn get(
     get,
     path = "/api/v1/applications/{id}/request-template",
     tag = "applications",
-    params(("id" = String, Path, description = "The application's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The application's id (UUID)")),
     responses((status = 200, description = "What the CSR must contain", body = TemplateOut), ActionErrors),
 )]
 pub async fn template(
@@ -139,7 +139,7 @@ pub async fn template(
     post,
     path = "/api/v1/applications/{id}/csr",
     tag = "applications",
-    params(("id" = String, Path, description = "The application's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The application's id (UUID)")),
     request_body(description = "The PKCS#10 CSR: PEM or DER, or JSON `{\"csr\": \"<PEM>\"}`", content((wire::CsrIn = "application/json"), (Pem = "application/x-pem-file"), (Pem = "text/plain"), (Der = "application/pkcs10"), (Der = "application/octet-stream"))),
     responses((status = 200, description = "The application with the CSR attached", body = ApplicationOut), ActionBodyErrors),
 )]
@@ -190,7 +190,7 @@ pub(super) async fn view(st: &AppState, app: &Application) -> Result<Application
     post,
     path = "/api/v1/applications/{id}/rerun-checks",
     tag = "applications",
-    params(("id" = String, Path, description = "The application's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The application's id (UUID)")),
     request_body(content = Option<wire::RerunChecksIn>, description = "Optional JSON body"),
     responses((status = 200, description = "A new round of checks", body = ApplicationOut), ActionBodyErrors),
 )]
@@ -218,7 +218,7 @@ pub async fn rerun_checks(
     post,
     path = "/api/v1/applications/{id}/accept-paper",
     tag = "applications",
-    params(("id" = String, Path, description = "The application's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The application's id (UUID)")),
     request_body(content = Option<wire::ReasonIn>, description = "Optional JSON body"),
     responses((status = 200, description = "Paper documents accepted", body = ApplicationOut), ActionBodyErrors),
 )]
@@ -247,7 +247,7 @@ async fn with_reason(body: Result<Bytes, BytesRejection>) -> Result<Option<Strin
     post,
     path = "/api/v1/applications/{id}/approve",
     tag = "applications",
-    params(("id" = String, Path, description = "The application's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The application's id (UUID)")),
     responses((status = 200, description = "Approved", body = ApplicationOut), ActionErrors),
 )]
 pub async fn approve(
@@ -266,7 +266,7 @@ pub async fn approve(
     post,
     path = "/api/v1/applications/{id}/reject",
     tag = "applications",
-    params(("id" = String, Path, description = "The application's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The application's id (UUID)")),
     request_body(content = Option<wire::ReasonIn>, description = "Optional JSON body"),
     responses((status = 200, description = "Rejected", body = ApplicationOut), ActionBodyErrors),
 )]
@@ -288,7 +288,7 @@ pub async fn reject(
     post,
     path = "/api/v1/applications/{id}/cancel",
     tag = "applications",
-    params(("id" = String, Path, description = "The application's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The application's id (UUID)")),
     request_body(content = Option<wire::ReasonIn>, description = "Optional JSON body"),
     responses((status = 200, description = "Cancelled", body = ApplicationOut), ActionBodyErrors),
 )]
@@ -322,7 +322,7 @@ fn issued_out(app_id: ApplicationId, status: &str, c: &CertificateRecord) -> Iss
     post,
     path = "/api/v1/applications/{id}/issue",
     tag = "applications",
-    params(("id" = String, Path, description = "The application's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The application's id (UUID)")),
     responses((status = 201, description = "Issued", body = IssuedOut), ActionErrors),
 )]
 pub async fn issue(
@@ -345,7 +345,7 @@ pub async fn issue(
     get,
     path = "/api/v1/applications/{id}/certificate",
     tag = "applications",
-    params(("id" = String, Path, description = "The application's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The application's id (UUID)")),
     responses((status = 200, description = "The issued certificate, PEM", content_type = "application/x-pem-file", body = Pem), ActionErrors),
 )]
 pub async fn certificate(

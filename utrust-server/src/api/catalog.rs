@@ -61,7 +61,7 @@ pub async fn create_product(
     get,
     path = "/api/v1/products/{id}",
     tag = "catalog",
-    params(("id" = String, Path, description = "The product's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The product's id (UUID)")),
     responses((status = 200, description = "The product", body = ProductOut), ReadErrors),
 )]
 pub async fn get_product(
@@ -129,7 +129,7 @@ pub async fn create_organization(
     get,
     path = "/api/v1/organizations/{id}",
     tag = "agents",
-    params(("id" = String, Path, description = "The organization's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The organization's id (UUID)")),
     responses((status = 200, description = "The organization", body = OrganizationOut), ReadErrors),
 )]
 pub async fn get_organization(
@@ -149,7 +149,7 @@ pub async fn get_organization(
     patch,
     path = "/api/v1/organizations/{id}",
     tag = "agents",
-    params(("id" = String, Path, description = "The organization's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The organization's id (UUID)")),
     request_body = wire::BlockPatch,
     responses((status = 200, description = "The changed organization", body = OrganizationOut), WriteErrors),
 )]
@@ -190,7 +190,7 @@ pub async fn create_branch(
     get,
     path = "/api/v1/branches/{id}",
     tag = "agents",
-    params(("id" = String, Path, description = "The branch's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The branch's id (UUID)")),
     responses((status = 200, description = "The branch", body = BranchOut), ReadErrors),
 )]
 pub async fn get_branch(
@@ -210,7 +210,7 @@ pub async fn get_branch(
     patch,
     path = "/api/v1/branches/{id}",
     tag = "agents",
-    params(("id" = String, Path, description = "The branch's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The branch's id (UUID)")),
     request_body = wire::BlockPatch,
     responses((status = 200, description = "The changed branch", body = BranchOut), WriteErrors),
 )]
@@ -311,7 +311,7 @@ pub async fn create_point(
     get,
     path = "/api/v1/points/{id}",
     tag = "agents",
-    params(("id" = String, Path, description = "The point's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The point's id (UUID)")),
     responses((status = 200, description = "The point", body = PointOut), ReadErrors),
 )]
 pub async fn get_point(
@@ -330,7 +330,7 @@ pub async fn get_point(
     patch,
     path = "/api/v1/points/{id}",
     tag = "agents",
-    params(("id" = String, Path, description = "The point's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The point's id (UUID)")),
     request_body = wire::PointPatch,
     responses((status = 200, description = "The changed point", body = PointOut), WriteErrors),
 )]
@@ -476,7 +476,7 @@ pub async fn create_service(
     get,
     path = "/api/v1/services/{id}",
     tag = "catalog",
-    params(("id" = String, Path, description = "The service's id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "The service's id (UUID)")),
     responses((status = 200, description = "The service", body = ServiceOut), ReadErrors),
 )]
 pub async fn get_service(

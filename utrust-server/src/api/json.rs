@@ -57,8 +57,8 @@ pub(crate) fn bytes_rejection(rejection: &BytesRejection) -> ApiError {
     }
 }
 
-/// Parses an optional JSON body read as raw bytes: empty or `null` → `None`;
-/// otherwise the value, or 400 `invalid_body` (413 over the limit).
+/// Parses an optional JSON body read as raw bytes: empty → `None`; otherwise the
+/// value, or 400 `invalid_body` (413 over the limit).
 pub(crate) fn parse_optional_body<T: DeserializeOwned>(
     body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Option<T>, ApiError> {
@@ -66,6 +66,7 @@ pub(crate) fn parse_optional_body<T: DeserializeOwned>(
     if body.is_empty() {
         return Ok(None);
     }
-    serde_json::from_slice::<Option<T>>(&body)
+    serde_json::from_slice(&body)
+        .map(Some)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.to_string()))
 }

@@ -72,7 +72,7 @@ fn storage(e: utrust_core::ports::StoreError) -> ApiError {
     get,
     path = "/api/v1/products",
     tag = "catalog",
-    params(("after" = Option<String>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
+    params(("after" = Option<uuid::Uuid>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
     responses((status = 200, description = "A page", body = Page<ProductOut>), ListErrors),
 )]
 pub async fn products(
@@ -97,7 +97,7 @@ pub async fn products(
     get,
     path = "/api/v1/services",
     tag = "catalog",
-    params(("after" = Option<String>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
+    params(("after" = Option<uuid::Uuid>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
     responses((status = 200, description = "A page", body = Page<ServiceOut>), ListErrors),
 )]
 pub async fn services(
@@ -122,7 +122,7 @@ pub async fn services(
     get,
     path = "/api/v1/organizations",
     tag = "agents",
-    params(("after" = Option<String>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
+    params(("after" = Option<uuid::Uuid>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
     responses((status = 200, description = "A page", body = Page<OrganizationOut>), ListErrors),
 )]
 pub async fn organizations(
@@ -149,7 +149,7 @@ pub async fn organizations(
     get,
     path = "/api/v1/branches",
     tag = "agents",
-    params(("after" = Option<String>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
+    params(("after" = Option<uuid::Uuid>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
     responses((status = 200, description = "A page", body = Page<BranchOut>), ListErrors),
 )]
 pub async fn branches(
@@ -177,7 +177,7 @@ pub async fn branches(
     get,
     path = "/api/v1/points",
     tag = "agents",
-    params(("after" = Option<String>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
+    params(("after" = Option<uuid::Uuid>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
     responses((status = 200, description = "A page", body = Page<PointOut>), ListErrors),
 )]
 pub async fn points(
@@ -197,7 +197,7 @@ pub async fn points(
     get,
     path = "/api/v1/users",
     tag = "accounts",
-    params(("after" = Option<String>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
+    params(("after" = Option<uuid::Uuid>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
     responses((status = 200, description = "A page", body = Page<UserOut>), ListErrors),
 )]
 pub async fn users(
@@ -224,7 +224,7 @@ pub async fn users(
     get,
     path = "/api/v1/employees",
     tag = "accounts",
-    params(("after" = Option<String>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
+    params(("after" = Option<uuid::Uuid>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
     responses((status = 200, description = "A page", body = Page<EmployeeOut>), ListErrors),
 )]
 pub async fn employees(

@@ -129,6 +129,50 @@ impl Modify for BearerAuth {
     }
 }
 
+/// An optional body is written `request_body(content = Option<T>)`, which utoipa
+/// renders as `oneOf: [null, T]` with `required` unset. The server takes an empty
+/// body for "absent" and refuses a JSON `null` (400), so the document keeps only
+/// `T` — the body stays optional through `required` being unset.
+struct OptionalBodies;
+
+impl Modify for OptionalBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::Required;
+        use utoipa::openapi::schema::{Schema, Type};
+        let is_null = |s: &RefOr<Schema>| {
+            matches!(s, RefOr::T(Schema::Object(o))
+                if o.schema_type == utoipa::openapi::schema::SchemaType::new(Type::Null))
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let Some(body) = op.request_body.as_mut() else {
+                    continue;
+                };
+                if body.required == Some(Required::True) {
+                    continue;
+                }
+                for content in body.content.values_mut() {
+                    if let Some(RefOr::T(Schema::OneOf(one))) = &content.schema
+                        && one.items.len() == 2
+                        && one.items.iter().any(is_null)
+                    {
+                        content.schema = one.items.iter().find(|s| !is_null(s)).cloned();
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The OpenAPI document of `/api/v1`.
 #[derive(OpenApi)]
 #[openapi(
@@ -139,7 +183,7 @@ impl Modify for BearerAuth {
                        `Authorization: Bearer <token>` except `POST /api/v1/sessions`, \
                        `GET /api/v1/ca/certificate`, `GET /api/v1/ca/crl` and this document."
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &OptionalBodies),
     security(("bearer" = [])),
     components(schemas(ErrorBody)),
     paths(
@@ -273,6 +317,17 @@ mod tests {
         assert!(
             undocumented.is_empty() && unrouted.is_empty(),
             "routes without documentation: {undocumented:?}; documented but not routed: {unrouted:?}"
+        );
+    }
+
+    #[test]
+    fn optional_bodies_are_optional_and_not_null() {
+        let doc = serde_json::to_value(openapi()).expect("serializes");
+        let body = &doc["paths"]["/api/v1/applications/{id}/reject"]["post"]["requestBody"];
+        assert!(body.get("required").is_none(), "{body}");
+        assert_eq!(
+            body["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ReasonIn"
         );
     }
 

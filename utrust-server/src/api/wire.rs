@@ -108,6 +108,7 @@ pub struct BlockPatch {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BranchIn {
+    #[schema(format = Uuid)]
     pub organization_id: String,
     pub name: String,
 }
@@ -116,7 +117,9 @@ pub struct BranchIn {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuantityIn {
+    #[schema(format = Uuid)]
     pub product_id: String,
+    #[schema(minimum = -1, maximum = 1500)]
     pub quantity: i64,
 }
 
@@ -124,12 +127,15 @@ pub struct QuantityIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PointIn {
+    #[schema(format = Uuid)]
     pub parent_id: String,
     pub name: String,
+    #[schema(format = Email)]
     pub email: String,
     #[serde(default)]
     pub region: String,
     #[serde(default = "unlimited")]
+    #[schema(minimum = -1)]
     pub limit: i64,
     #[serde(default)]
     pub quantities: Vec<QuantityIn>,
@@ -146,7 +152,9 @@ pub struct PointIn {
     pub licence_type: String,
     #[serde(default)]
     pub manager: String,
+    #[schema(minimum = -90, maximum = 90)]
     pub latitude: Option<f64>,
+    #[schema(minimum = -180, maximum = 180)]
     pub longitude: Option<f64>,
     #[serde(default)]
     pub document_name: String,
@@ -163,6 +171,7 @@ fn unlimited() -> i64 {
 #[serde(deny_unknown_fields)]
 pub struct PointPatch {
     pub blocked: Option<bool>,
+    #[schema(minimum = -1)]
     pub limit: Option<i64>,
     pub quantities: Option<Vec<QuantityIn>>,
 }
@@ -291,7 +300,9 @@ pub fn applicant_kinds(field: &str, v: &[String]) -> Result<Vec<ApplicantKind>, 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationIn {
+    #[schema(format = Uuid)]
     pub service_id: String,
+    #[schema(format = Uuid)]
     pub point_id: String,
     pub applicant_kind: String,
     pub products: Vec<String>,
