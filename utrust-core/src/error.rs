@@ -68,6 +68,13 @@ pub enum Error {
     /// The user may not log in (inactive, or an employee of a blocked agent).
     #[error("login refused: {0}")]
     LoginRefused(String),
+    /// The service does not allow bulk creation of applications from CSV (its
+    /// `bulk_csv` flag is off).
+    #[error("the service {service} does not allow bulk creation of applications")]
+    BulkNotAllowed {
+        /// The service's id.
+        service: String,
+    },
     /// The application changed concurrently; reload and retry.
     #[error("the application was changed concurrently; retry")]
     Conflict,
@@ -97,6 +104,7 @@ impl Error {
             Self::Ca(_) => "ca_unavailable",
             Self::Duplicate { .. } => "duplicate",
             Self::Conflict => "concurrent_modification",
+            Self::BulkNotAllowed { .. } => "bulk_not_allowed",
             Self::Forbidden { .. } => "forbidden",
             Self::LoginRefused(_) => "login_refused",
             Self::Storage(_) => "internal",

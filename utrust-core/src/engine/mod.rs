@@ -20,6 +20,7 @@
 mod access;
 mod agents;
 mod applications;
+pub mod bulk;
 mod certificates;
 mod checks;
 mod issuance;
