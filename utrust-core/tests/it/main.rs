@@ -7,6 +7,7 @@
 mod conformance;
 #[cfg(feature = "sqlite")]
 mod differential;
+mod doubles;
 mod engine;
 mod lifecycle;
 #[cfg(feature = "postgres")]
