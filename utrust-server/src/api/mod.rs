@@ -11,6 +11,7 @@ mod error;
 mod json;
 mod lists;
 mod metrics;
+mod oids;
 mod openapi;
 pub mod request_id;
 mod wire;
@@ -73,6 +74,7 @@ async fn not_found() -> ApiError {
 /// The router of the whole API.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
+        .route("/oids", post(oids::create).get(oids::list))
         .route(
             "/products",
             post(catalog::create_product).get(lists::products),

@@ -15,7 +15,7 @@ use utoipa::openapi::{RefOr, Response, ResponseBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
 use super::error::ErrorBody;
-use super::{accounts, applications, bulk, catalog, certificates, lists};
+use super::{accounts, applications, bulk, catalog, certificates, lists, oids};
 
 /// The document, built once.
 static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(ApiDoc::openapi);
@@ -188,6 +188,8 @@ impl Modify for OptionalBodies {
     components(schemas(ErrorBody)),
     paths(
         document,
+        oids::create,
+        oids::list,
         catalog::create_product,
         lists::products,
         catalog::get_product,

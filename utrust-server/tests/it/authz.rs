@@ -100,6 +100,14 @@ const ROWS: &[Row] = &[
     // Catalog: read by everyone signed in, changed with manage_catalog.
     r(
         "POST",
+        "/api/v1/oids",
+        "",
+        r#"{"oid":"1.2.643.100.2.1","name":"SMEV access (person)"}"#,
+        "UOOFFFFF",
+    ),
+    r("GET", "/api/v1/oids", "", "", "USSSSSSS"),
+    r(
+        "POST",
         "/api/v1/products",
         "",
         r#"{"code":"MX","name":"Matrix product"}"#,
