@@ -77,19 +77,6 @@ fn has_escaped_nul(json: &[u8]) -> bool {
     false
 }
 
-#[cfg(test)]
-mod tests {
-    use super::has_escaped_nul;
-
-    #[test]
-    fn finds_escaped_nul_only() {
-        assert!(has_escaped_nul(br#"{"a":"x\u0000y"}"#));
-        assert!(!has_escaped_nul(br#"{"a":"x\\u0000y"}"#));
-        assert!(!has_escaped_nul(br#"{"a":"\u0041"}"#));
-        assert!(!has_escaped_nul(br#"{"a":"plain"}"#));
-    }
-}
-
 pub(crate) fn json_rejection(rejection: &JsonRejection) -> ApiError {
     // axum answers 422 for a well-formed body of the wrong shape (unknown or
     // missing field); the contract says 400 `invalid_body` for every body error.
@@ -139,4 +126,17 @@ pub(crate) fn parse_optional_body<T: DeserializeOwned>(
     serde_json::from_slice(&body)
         .map(Some)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_escaped_nul;
+
+    #[test]
+    fn finds_escaped_nul_only() {
+        assert!(has_escaped_nul(br#"{"a":"x\u0000y"}"#));
+        assert!(!has_escaped_nul(br#"{"a":"x\\u0000y"}"#));
+        assert!(!has_escaped_nul(br#"{"a":"\u0041"}"#));
+        assert!(!has_escaped_nul(br#"{"a":"plain"}"#));
+    }
 }
