@@ -273,6 +273,23 @@ impl Engine {
         }
     }
 
+    /// The application, if `principal` may see it (else "not found") and holds
+    /// `permission` (else "forbidden") — in that order, so that a missing
+    /// permission never reveals that an invisible application exists.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Forbidden`].
+    pub async fn application_for(
+        &self,
+        principal: &Principal,
+        id: ApplicationId,
+        permission: Permission,
+    ) -> Result<Application> {
+        let app = self.visible_application(principal, id).await?;
+        self.authorize(principal, permission)?;
+        Ok(app)
+    }
+
     /// Refuses a point the principal may not use for new applications: outside
     /// an employee's visibility, or technical for an applicant. Answers as if the
     /// point did not exist.
@@ -412,6 +429,22 @@ impl Engine {
                 return Ok((out, None));
             }
         }
+    }
+
+    /// A certificate, if `principal` may see it (else "not found") and holds
+    /// `permission` (else "forbidden"), in that order.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Forbidden`].
+    pub async fn certificate_for(
+        &self,
+        principal: &Principal,
+        serial: &crate::domain::certificate::SerialNumber,
+        permission: Permission,
+    ) -> Result<crate::domain::certificate::CertificateRecord> {
+        let cert = self.visible_certificate(principal, serial).await?;
+        self.authorize(principal, permission)?;
+        Ok(cert)
     }
 
     /// A certificate, if `principal` may see its application.

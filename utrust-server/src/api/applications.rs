@@ -151,8 +151,9 @@ pub async fn attach_csr(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
-    st.engine.visible_application(&who, id).await?;
-    st.engine.authorize(&who, Permission::ProcessApplications)?;
+    st.engine
+        .application_for(&who, id, Permission::ProcessApplications)
+        .await?;
     let body = body.map_err(|r| bytes_rejection(&r))?;
     let is_json = headers
         .get(header::CONTENT_TYPE)
@@ -201,8 +202,9 @@ pub async fn rerun_checks(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
-    st.engine.visible_application(&who, id).await?;
-    st.engine.authorize(&who, Permission::ProcessApplications)?;
+    st.engine
+        .application_for(&who, id, Permission::ProcessApplications)
+        .await?;
     let body: Option<wire::RerunChecksIn> = parse_optional_body(body)?;
     let owner = match body.and_then(|b| b.owner) {
         Some(o) => Some(o.to_domain()?),
@@ -229,8 +231,9 @@ pub async fn accept_paper(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
-    st.engine.visible_application(&who, id).await?;
-    st.engine.authorize(&who, Permission::ProcessApplications)?;
+    st.engine
+        .application_for(&who, id, Permission::ProcessApplications)
+        .await?;
     let reason = with_reason(body).await?.unwrap_or_default();
     let app = st
         .engine
@@ -256,8 +259,9 @@ pub async fn approve(
     Path(id): Path<String>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
-    st.engine.visible_application(&who, id).await?;
-    st.engine.authorize(&who, Permission::ApproveApplications)?;
+    st.engine
+        .application_for(&who, id, Permission::ApproveApplications)
+        .await?;
     let app = st.engine.approve(id, who.actor()).await?;
     Ok(Json(view(&st, &app).await?))
 }
@@ -277,8 +281,9 @@ pub async fn reject(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
-    st.engine.visible_application(&who, id).await?;
-    st.engine.authorize(&who, Permission::ApproveApplications)?;
+    st.engine
+        .application_for(&who, id, Permission::ApproveApplications)
+        .await?;
     let reason = with_reason(body).await?.unwrap_or_default();
     let app = st.engine.reject(id, who.actor(), reason).await?;
     Ok(Json(view(&st, &app).await?))
@@ -299,8 +304,9 @@ pub async fn cancel(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
-    st.engine.visible_application(&who, id).await?;
-    st.engine.authorize(&who, Permission::ProcessApplications)?;
+    st.engine
+        .application_for(&who, id, Permission::ProcessApplications)
+        .await?;
     let reason = with_reason(body).await?.unwrap_or_default();
     let app = st.engine.cancel(id, who.actor(), reason).await?;
     Ok(Json(view(&st, &app).await?))
@@ -331,8 +337,9 @@ pub async fn issue(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<IssuedOut>), ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
-    st.engine.visible_application(&who, id).await?;
-    st.engine.authorize(&who, Permission::IssueCertificates)?;
+    st.engine
+        .application_for(&who, id, Permission::IssueCertificates)
+        .await?;
     let cert = st.engine.issue(id, who.actor()).await?;
     let app = st.engine.application(id).await?;
     Ok((

@@ -151,8 +151,9 @@ pub async fn revoke(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<CertificateOut>, ApiError> {
     let serial = serial(&raw)?;
-    st.engine.visible_certificate(&who, &serial).await?;
-    st.engine.authorize(&who, Permission::ManageCertificates)?;
+    st.engine
+        .certificate_for(&who, &serial, Permission::ManageCertificates)
+        .await?;
     let body: RevokeIn = parse_optional_body(body)?.ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -184,8 +185,9 @@ pub async fn suspend(
     Path(raw): Path<String>,
 ) -> Result<Json<CertificateOut>, ApiError> {
     let serial = serial(&raw)?;
-    st.engine.visible_certificate(&who, &serial).await?;
-    st.engine.authorize(&who, Permission::ManageCertificates)?;
+    st.engine
+        .certificate_for(&who, &serial, Permission::ManageCertificates)
+        .await?;
     let c = st.engine.suspend(&serial, who.actor()).await?;
     Ok(Json(CertificateOut::from_domain(&c, None)))
 }
@@ -203,8 +205,9 @@ pub async fn resume(
     Path(raw): Path<String>,
 ) -> Result<Json<CertificateOut>, ApiError> {
     let serial = serial(&raw)?;
-    st.engine.visible_certificate(&who, &serial).await?;
-    st.engine.authorize(&who, Permission::ManageCertificates)?;
+    st.engine
+        .certificate_for(&who, &serial, Permission::ManageCertificates)
+        .await?;
     let c = st.engine.resume(&serial, who.actor()).await?;
     Ok(Json(CertificateOut::from_domain(&c, None)))
 }
@@ -222,8 +225,9 @@ pub async fn renew(
     Path(raw): Path<String>,
 ) -> Result<(StatusCode, Json<ApplicationOut>), ApiError> {
     let serial = serial(&raw)?;
-    st.engine.visible_certificate(&who, &serial).await?;
-    st.engine.authorize(&who, Permission::ManageCertificates)?;
+    st.engine
+        .certificate_for(&who, &serial, Permission::ManageCertificates)
+        .await?;
     let app = st.engine.renew(&serial, who.actor()).await?;
     Ok((StatusCode::CREATED, Json(view(&st, &app).await?)))
 }
