@@ -79,9 +79,8 @@ impl DeviceError {
 }
 
 impl From<DeviceError> for TokenError {
-    /// PIN and presence errors keep their meaning; everything else becomes
-    /// [`TokenError::Device`] naming the operation (a full token reads
-    /// "token full" in the message).
+    /// PIN, presence and full-token errors keep their meaning; everything else
+    /// becomes [`TokenError::Device`] naming the operation.
     fn from(e: DeviceError) -> Self {
         match e {
             DeviceError::NotPresent(s) => TokenError::NotPresent(s),
@@ -94,10 +93,7 @@ impl From<DeviceError> for TokenError {
                 operation,
                 message: "PIN rejected by the token".into(),
             },
-            DeviceError::TokenFull { operation } => TokenError::Device {
-                operation,
-                message: "token full (CKR_DEVICE_MEMORY)".into(),
-            },
+            DeviceError::TokenFull { operation } => TokenError::TokenFull { operation },
             DeviceError::UserPinNotInitialized => TokenError::Device {
                 operation: "C_Login".into(),
                 message: "user PIN not initialised (CKR_USER_PIN_NOT_INITIALIZED)".into(),

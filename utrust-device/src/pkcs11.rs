@@ -985,8 +985,7 @@ mod tests {
         let full: TokenError = e(RvError::DeviceMemory, Function::GenerateKeyPair).into();
         assert!(matches!(
             full,
-            TokenError::Device { operation, message }
-                if operation == "C_GenerateKeyPair" && message.contains("token full")
+            TokenError::TokenFull { operation } if operation == "C_GenerateKeyPair"
         ));
     }
 

@@ -7,6 +7,7 @@ pub mod application;
 pub mod catalog;
 pub mod certificate;
 pub mod checks;
+pub mod devices;
 pub mod identifiers;
 pub mod ids;
 pub mod lifecycle;

@@ -33,6 +33,12 @@ pub enum TokenError {
     /// The PIN is locked.
     #[error("PIN locked")]
     PinLocked,
+    /// The token has no memory left for the object.
+    #[error("{operation}: the token is full")]
+    TokenFull {
+        /// The operation (e.g. `C_CreateObject`).
+        operation: String,
+    },
     /// Another failure of `operation`.
     #[error("{operation} failed: {message}")]
     Device {
