@@ -151,6 +151,17 @@ impl Principal {
         }
     }
 
+    /// The first of `granted` (permission names) this principal does not hold
+    /// itself: nobody but an administrator grants more than they have, so
+    /// `manage_users` cannot be turned into other powers through a new account.
+    /// Unknown names are left to the caller's validation.
+    pub fn first_not_grantable<'a>(&self, granted: &'a [String]) -> Option<&'a str> {
+        granted
+            .iter()
+            .find(|g| Permission::from_name(g).is_some_and(|p| !self.may(p)))
+            .map(String::as_str)
+    }
+
     /// Whether the principal holds `permission` (before visibility).
     pub fn may(&self, permission: Permission) -> bool {
         match self {
@@ -238,6 +249,23 @@ mod tests {
         assert!(links_cover(&[AgentRef::Organization(org)], place));
         assert!(!links_cover(&[AgentRef::Point(other)], place));
         assert!(!links_cover(&[], place));
+    }
+
+    #[test]
+    fn nobody_grants_more_than_they_hold() {
+        let admin = Principal::Admin { user: None };
+        let all: Vec<String> = Permission::ALL
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect();
+        assert_eq!(admin.first_not_grantable(&all), None);
+        let applicant = Principal::Applicant {
+            user: UserId::from_random_bytes([6; 16]),
+        };
+        assert_eq!(
+            applicant.first_not_grantable(&["create_applications".into(), "manage_catalog".into()]),
+            Some("manage_catalog")
+        );
     }
 
     #[test]

@@ -237,6 +237,22 @@ impl Engine {
         Ok(self.store.delete_session(token_hash).await?)
     }
 
+    /// Refuses to grant permissions the principal does not hold itself.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] naming the first such permission.
+    pub fn authorize_grant(&self, principal: &Principal, granted: &[String]) -> Result<()> {
+        match principal
+            .first_not_grantable(granted)
+            .and_then(Permission::from_name)
+        {
+            Some(p) => Err(Error::Forbidden {
+                permission: p.as_str(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Refuses a principal without `permission`.
     ///
     /// # Errors

@@ -128,6 +128,7 @@ pub async fn create_user(
     ApiJson(body): ApiJson<UserIn>,
 ) -> Result<(StatusCode, Json<UserOut>), ApiError> {
     st.engine.authorize(&who, Permission::ManageUsers)?;
+    st.engine.authorize_grant(&who, &body.permissions)?;
     if !(8..=1024).contains(&body.password.chars().count()) {
         return Err(ApiError::invalid("password", "8 to 1024 characters"));
     }
@@ -470,6 +471,7 @@ pub async fn create_employee(
     ApiJson(b): ApiJson<EmployeeIn>,
 ) -> Result<(StatusCode, Json<EmployeeOut>), ApiError> {
     st.engine.authorize(&who, Permission::ManageUsers)?;
+    st.engine.authorize_grant(&who, &b.permissions)?;
     let mut visibility = Vec::with_capacity(b.visibility.len());
     for v in &b.visibility {
         visibility.push(agent_ref(&st, v, "visibility").await?);

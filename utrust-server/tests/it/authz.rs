@@ -1750,6 +1750,39 @@ async fn only_an_administrator_creates_superusers() {
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    // Nor grant what it does not hold itself: manage_users is not a way to
+    // manage_catalog through a second account (nothing is created).
+    as_(
+        &w.api,
+        &boss,
+        "POST",
+        "/api/v1/users",
+        &json!({"username": "clerk2", "password": PASSWORD, "staff": true,
+                "permissions": ["manage_catalog"]}),
+    )
+    .await
+    .assert_error(403, "forbidden");
+    let clerk = id(&as_(
+        &w.api,
+        &boss,
+        "POST",
+        "/api/v1/users",
+        &json!({"username": "clerk3", "password": PASSWORD, "staff": true,
+                "permissions": ["manage_users"]}),
+    )
+    .await
+    .expect(201));
+    as_(
+        &w.api,
+        &boss,
+        "POST",
+        "/api/v1/employees",
+        &json!({"user_id": clerk, "surname": "Клерк", "given_name": "Иван",
+                "email": "clerk@agent.example.ru", "referral_id": w.get("point_a"),
+                "visibility": [w.get("point_a")], "permissions": ["issue_certificates"]}),
+    )
+    .await
+    .assert_error(403, "forbidden");
     let users = as_(
         &w.api,
         &admin(),
