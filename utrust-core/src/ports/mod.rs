@@ -2,17 +2,23 @@
 //! Adapters implement them in other crates (`utrust-pki`, `utrust-device`,
 //! `utrust-smev`) or in this crate's [`store`](crate::store) module.
 
+pub mod account_store;
 pub mod ca;
+pub mod case_store;
+pub mod device_store;
 pub mod identity;
 pub mod notifier;
 pub mod runtime;
 pub mod store;
 pub mod token;
 
+pub use account_store::AccountStore;
 pub use ca::{
     CaError, CertificateAuthority, CrlEntry, CrlRequest, CsrRejection, IssueRequest,
     RequestInspector,
 };
+pub use case_store::CaseStore;
+pub use device_store::DeviceStore;
 pub use identity::{CheckResult, CheckSubject, CheckTicket, IdentityVerifier, VerifierError};
 pub use notifier::{Notification, Notifier, NotifyError, NullNotifier};
 pub use runtime::{Clock, ManualClock, Random, SeededRandom, SystemClock};

@@ -25,6 +25,7 @@ use crate::domain::ids::{
 use crate::domain::lifecycle::ApplicationStatus;
 use crate::domain::quota::{Allotment, QuotaError, Reservation};
 use crate::domain::revocation::CertificateHistoryEntry;
+use crate::ports::{AccountStore, CaseStore, DeviceStore};
 
 /// Kind of a bearer credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,7 +150,7 @@ pub enum StoreError {
 /// Persistence port. Implementations: [`MemoryStore`](crate::store::MemoryStore),
 /// `SqliteStore` (feature `sqlite`).
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: DeviceStore + CaseStore + AccountStore + Send + Sync {
     /// Adds a catalog OID.
     async fn insert_object_identifier(&self, oid: &ObjectIdentifier) -> Result<(), StoreError>;
     /// All catalog OIDs, ordered by OID.

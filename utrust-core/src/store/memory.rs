@@ -4,6 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
+mod accounts;
+mod case;
+mod devices;
+
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
@@ -79,6 +83,12 @@ impl State {
 #[derive(Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    #[allow(dead_code)] // until its store methods land
+    devices: Mutex<devices::DeviceTables>,
+    #[allow(dead_code)] // until its store methods land
+    case: Mutex<case::CaseTables>,
+    #[allow(dead_code)] // until its store methods land
+    accounts: Mutex<accounts::AccountTables>,
 }
 
 impl core::fmt::Debug for MemoryStore {

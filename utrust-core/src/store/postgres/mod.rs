@@ -27,11 +27,14 @@
 //! `lists` for the keyset listings by id); `tx` runs units of work with retries;
 //! `error` and `value` convert.
 
+mod accounts;
 mod applications;
+mod case;
 mod catalog;
 mod certificates;
 mod checks;
 mod crl;
+mod devices;
 mod error;
 mod lists;
 mod migrate;

@@ -19,14 +19,17 @@
 //! employees and sessions, `lists` for the keyset listings by id); `codec`
 //! converts values.
 
+mod accounts;
 mod agents;
 mod applications;
 mod ca;
+mod case;
 mod catalog;
 mod certificates;
 mod checks;
 mod codec;
 mod crl;
+mod devices;
 mod issuance;
 mod lists;
 mod migrate;
