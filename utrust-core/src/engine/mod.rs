@@ -19,6 +19,9 @@
 
 mod access;
 mod agents;
+mod case;
+mod devices;
+mod head_accounts;
 mod applications;
 pub mod bulk;
 mod certificates;

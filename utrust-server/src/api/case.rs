@@ -1,0 +1,1 @@
+//! The application's case file: files, signatures, confirmation, payment, ЕСИА, completion.

@@ -1,0 +1,1 @@
+//! Self-service devices (`/me/devices`, `/me/secret-questions`) and their administration.

@@ -1,0 +1,1 @@
+//! Head accounts (`/accounts`) and power-of-attorney documents.
