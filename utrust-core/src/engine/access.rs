@@ -4,11 +4,14 @@
 //! use case applies for a [`Principal`]: permission flags, and visibility that
 //! answers "not found" for what the principal may not see.
 
+use async_trait::async_trait;
+
 use super::Engine;
+use super::paging::{FilteredSource, filtered_page};
 use crate::domain::access::{Permission, PointPlace, Principal, may_see, may_use_point};
-use crate::domain::agents::{AgentRef, Availability, Employee, UserAccount};
+use crate::domain::agents::{AgentRef, Availability, Employee, IssuingPoint, UserAccount};
 use crate::domain::application::Application;
-use crate::domain::ids::{ApplicationId, EmployeeId, UserId};
+use crate::domain::ids::{ApplicationId, EmployeeId, PointId, UserId};
 use crate::error::{Error, Result};
 use crate::ports::{ApplicationFilter, Session, SessionKind};
 
@@ -338,30 +341,15 @@ impl Engine {
         &self,
         principal: &Principal,
         filter: &ApplicationFilter,
-        mut after: Option<ApplicationId>,
+        after: Option<ApplicationId>,
         limit: u32,
     ) -> Result<(Vec<Application>, Option<ApplicationId>)> {
-        let mut out = Vec::new();
-        loop {
-            let page = self
-                .store
-                .list_applications(filter, after, limit.max(1))
-                .await?;
-            let exhausted = page.len() < limit.max(1) as usize;
-            for app in page {
-                after = Some(app.id);
-                let point = self.point(app.point_id).await?;
-                if may_see(principal, &app, PointPlace::of(&point)) {
-                    out.push(app);
-                    if out.len() == limit as usize {
-                        return Ok((out, after));
-                    }
-                }
-            }
-            if exhausted {
-                return Ok((out, None));
-            }
-        }
+        let source = VisibleApplications {
+            engine: self,
+            principal,
+            filter,
+        };
+        filtered_page(&source, after, limit).await
     }
 }
 
@@ -415,36 +403,17 @@ impl Engine {
     pub async fn offered_points(
         &self,
         principal: &Principal,
-        mut after: Option<crate::domain::ids::PointId>,
+        after: Option<crate::domain::ids::PointId>,
         limit: u32,
     ) -> Result<(
         Vec<crate::domain::agents::IssuingPoint>,
         Option<crate::domain::ids::PointId>,
     )> {
-        let mut out = Vec::new();
-        loop {
-            let page = self.store.list_points(after, limit.max(1)).await?;
-            let exhausted = page.len() < limit.max(1) as usize;
-            for point in page {
-                after = Some(point.id);
-                let offered = match principal {
-                    Principal::Applicant { .. } => {
-                        !point.technical
-                            && self.point_availability(&point).await? == Availability::Available
-                    }
-                    _ => true,
-                };
-                if offered {
-                    out.push(point);
-                    if out.len() == limit as usize {
-                        return Ok((out, after));
-                    }
-                }
-            }
-            if exhausted {
-                return Ok((out, None));
-            }
-        }
+        let source = OfferedPoints {
+            engine: self,
+            principal,
+        };
+        filtered_page(&source, after, limit).await
     }
 
     /// A certificate, if `principal` may see it (else "not found") and holds
@@ -483,5 +452,66 @@ impl Engine {
                 other => other,
             })?;
         Ok(cert)
+    }
+}
+
+/// The applications a principal may see, for [`filtered_page`].
+struct VisibleApplications<'a> {
+    engine: &'a Engine,
+    principal: &'a Principal,
+    filter: &'a ApplicationFilter,
+}
+
+#[async_trait]
+impl FilteredSource for VisibleApplications<'_> {
+    type Item = Application;
+    type Cursor = ApplicationId;
+
+    fn cursor(item: &Application) -> ApplicationId {
+        item.id
+    }
+
+    async fn fetch(&self, after: Option<ApplicationId>, limit: u32) -> Result<Vec<Application>> {
+        Ok(self
+            .engine
+            .store
+            .list_applications(self.filter, after, limit)
+            .await?)
+    }
+
+    async fn keep(&self, app: &Application) -> Result<bool> {
+        let point = self.engine.point(app.point_id).await?;
+        Ok(may_see(self.principal, app, PointPlace::of(&point)))
+    }
+}
+
+/// The points offered to a principal, for [`filtered_page`]: applicants get
+/// only points that are neither technical nor blocked (also by cascade).
+struct OfferedPoints<'a> {
+    engine: &'a Engine,
+    principal: &'a Principal,
+}
+
+#[async_trait]
+impl FilteredSource for OfferedPoints<'_> {
+    type Item = IssuingPoint;
+    type Cursor = PointId;
+
+    fn cursor(item: &IssuingPoint) -> PointId {
+        item.id
+    }
+
+    async fn fetch(&self, after: Option<PointId>, limit: u32) -> Result<Vec<IssuingPoint>> {
+        Ok(self.engine.store.list_points(after, limit).await?)
+    }
+
+    async fn keep(&self, point: &IssuingPoint) -> Result<bool> {
+        Ok(match self.principal {
+            Principal::Applicant { .. } => {
+                !point.technical
+                    && self.engine.point_availability(point).await? == Availability::Available
+            }
+            _ => true,
+        })
     }
 }

@@ -27,6 +27,7 @@ pub mod bulk;
 mod certificates;
 mod checks;
 mod issuance;
+mod paging;
 mod recovery;
 
 use std::sync::Arc;
