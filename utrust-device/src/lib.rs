@@ -41,6 +41,7 @@ mod error;
 pub mod pcsc;
 mod pin;
 pub mod pkcs11;
+pub mod provider;
 
 pub use atr::{AtrTable, VICC_ATR, atr_hex, parse_atr};
 pub use ec::{EcCurve, raw_ecdsa_to_der};
@@ -50,3 +51,4 @@ pub use pkcs11::{
     GOST_MECHANISMS, KeyGenSpec, KeyProtection, KeySelector, MechanismEntry, Mechanisms, PinStatus,
     Pkcs11Module, SOFTHSM2_MODULE, TokenCertificate, TokenDescription, TokenKey, TokenSession,
 };
+pub use provider::{Initialization, PrepareSpec, PreparedOnToken};

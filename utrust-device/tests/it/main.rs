@@ -12,5 +12,6 @@ mod support;
 mod errors;
 mod issuance;
 mod keypairgen;
+mod prepare;
 #[cfg(feature = "pcsc")]
 mod pcsc;
