@@ -14,4 +14,5 @@ pub mod lifecycle;
 pub mod quota;
 pub mod request;
 pub mod revocation;
+pub mod secret;
 pub mod template;

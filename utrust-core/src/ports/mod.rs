@@ -25,4 +25,7 @@ pub use runtime::{Clock, ManualClock, Random, SeededRandom, SystemClock};
 pub use store::{
     ApplicationFilter, PublishedCrl, Session, SessionKind, Store, StoreError, StoredCa,
 };
-pub use token::{TokenError, TokenInfo, TokenProvider};
+pub use token::{
+    PrepareToken, PreparedToken, SecretPin, TokenError, TokenInfo, TokenInitialization,
+    TokenProvider,
+};
