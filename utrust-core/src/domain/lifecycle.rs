@@ -29,6 +29,9 @@ pub enum ApplicationStatus {
     AwaitingCsr,
     /// Waiting for a CA operator's approval.
     AwaitingApproval,
+    /// Waiting for the extra confirmation before issuing (service flag
+    /// "issuance confirmation required"); distinct from the CA's approval.
+    AwaitingConfirmation,
     /// Everything is in place; may be sent to the CA.
     ReadyToIssue,
     /// Sent to the CA; quota reserved.
@@ -47,7 +50,7 @@ pub enum ApplicationStatus {
 
 impl ApplicationStatus {
     /// Every status.
-    pub const ALL: [ApplicationStatus; 14] = [
+    pub const ALL: [ApplicationStatus; 15] = [
         Self::Draft,
         Self::AwaitingDocuments,
         Self::ChecksPending,
@@ -55,6 +58,7 @@ impl ApplicationStatus {
         Self::AwaitingPayment,
         Self::AwaitingCsr,
         Self::AwaitingApproval,
+        Self::AwaitingConfirmation,
         Self::ReadyToIssue,
         Self::Issuing,
         Self::Issued,
@@ -74,6 +78,7 @@ impl ApplicationStatus {
             Self::AwaitingPayment => "awaiting_payment",
             Self::AwaitingCsr => "awaiting_csr",
             Self::AwaitingApproval => "awaiting_approval",
+            Self::AwaitingConfirmation => "awaiting_confirmation",
             Self::ReadyToIssue => "ready_to_issue",
             Self::Issuing => "issuing",
             Self::Issued => "issued",
@@ -126,6 +131,8 @@ pub enum ApplicationEvent {
     CsrAccepted,
     /// A CA operator approves.
     Approve,
+    /// The issuance is confirmed (the service's extra confirmation step).
+    Confirm,
     /// Sent to the CA (quota reserved).
     StartIssuing,
     /// The CA issued.
@@ -146,7 +153,7 @@ pub enum ApplicationEvent {
 
 impl ApplicationEvent {
     /// Every event.
-    pub const ALL: [ApplicationEvent; 17] = [
+    pub const ALL: [ApplicationEvent; 18] = [
         Self::Submit,
         Self::DocumentsComplete,
         Self::ChecksPassed,
@@ -156,6 +163,7 @@ impl ApplicationEvent {
         Self::PaymentReceived,
         Self::CsrAccepted,
         Self::Approve,
+        Self::Confirm,
         Self::StartIssuing,
         Self::CaIssued,
         Self::CaFailed,
@@ -178,6 +186,7 @@ impl ApplicationEvent {
             Self::PaymentReceived => "payment_received",
             Self::CsrAccepted => "csr_accepted",
             Self::Approve => "approve",
+            Self::Confirm => "confirm",
             Self::StartIssuing => "start_issuing",
             Self::CaIssued => "ca_issued",
             Self::CaFailed => "ca_failed",
@@ -196,7 +205,22 @@ impl core::fmt::Display for ApplicationEvent {
     }
 }
 
-/// The optional steps a service requires.
+/// The optional steps a service requires, fixed on the application when it is
+/// submitted (later changes to the service do not move applications in flight).
+///
+/// How the service's flags (seed 004, "Создание услуг") map to steps:
+/// - `documents` ← "require documents": an `AwaitingDocuments` step right after
+///   submission, left when the case file holds the service's scan set (signed,
+///   if the service requires signatures) — see `domain::casefile`;
+/// - `checks` ← a non-empty set of SMEV checks;
+/// - `payment` ← the service has a price ("price from" or "price without
+///   discount" above zero): an `AwaitingPayment` step; the applicant kinds with
+///   card payment decide whether the method may be `card` or only `invoice`;
+/// - `approval` ← "approval required" (the CA operator's approval);
+/// - `confirmation` ← "issuance confirmation required": its own
+///   `AwaitingConfirmation` step after approval, just before issuing;
+/// - `esia_registration` ← "automatic ESIA registration": no status of its own,
+///   but `Issued → Completed` waits for the registration to succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct StepPlan {
     /// Documents must be uploaded first.
@@ -204,9 +228,16 @@ pub struct StepPlan {
     /// SMEV checks must pass.
     pub checks: bool,
     /// Payment must arrive.
+    #[serde(default)]
     pub payment: bool,
     /// A CA operator must approve the request.
     pub approval: bool,
+    /// The issuance must be confirmed before issuing.
+    #[serde(default)]
+    pub confirmation: bool,
+    /// The issued certificate is registered in ЕСИА before completion.
+    #[serde(default)]
+    pub esia_registration: bool,
 }
 
 impl StepPlan {
@@ -215,8 +246,45 @@ impl StepPlan {
         Self {
             documents: service.require_documents,
             checks: !service.smev_checks.is_empty(),
-            payment: false,
-            approval: service.approval_required || service.issuance_confirmation,
+            payment: service.price_from_kopecks > 0 || service.price_without_discount_kopecks > 0,
+            approval: service.approval_required,
+            confirmation: service.issuance_confirmation,
+            esia_registration: service.esia_registration,
+        }
+    }
+}
+
+/// A step of the way to issuing, as named in `requirements_missing` errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// The documents step.
+    Documents,
+    /// SMEV checks.
+    Checks,
+    /// Payment.
+    Payment,
+    /// The certificate request.
+    Csr,
+    /// The CA operator's approval.
+    Approval,
+    /// The issuance confirmation.
+    Confirmation,
+    /// Issuing itself.
+    Issuance,
+}
+
+impl Step {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Documents => "documents",
+            Self::Checks => "checks",
+            Self::Payment => "payment",
+            Self::Csr => "csr",
+            Self::Approval => "approval",
+            Self::Confirmation => "confirmation",
+            Self::Issuance => "issuance",
         }
     }
 }
@@ -230,32 +298,88 @@ enum Stage {
     Payment,
     Csr,
     Approval,
+    Confirmation,
 }
 
-fn next_after(stage: Stage, plan: &StepPlan) -> ApplicationStatus {
-    let steps = [
+fn stages(plan: &StepPlan) -> [(Stage, bool, ApplicationStatus, Step); 6] {
+    use ApplicationStatus as S;
+    [
         (
             Stage::Documents,
             plan.documents,
-            ApplicationStatus::AwaitingDocuments,
+            S::AwaitingDocuments,
+            Step::Documents,
         ),
-        (Stage::Checks, plan.checks, ApplicationStatus::ChecksPending),
+        (Stage::Checks, plan.checks, S::ChecksPending, Step::Checks),
         (
             Stage::Payment,
             plan.payment,
-            ApplicationStatus::AwaitingPayment,
+            S::AwaitingPayment,
+            Step::Payment,
         ),
-        (Stage::Csr, true, ApplicationStatus::AwaitingCsr),
+        (Stage::Csr, true, S::AwaitingCsr, Step::Csr),
         (
             Stage::Approval,
             plan.approval,
-            ApplicationStatus::AwaitingApproval,
+            S::AwaitingApproval,
+            Step::Approval,
         ),
-    ];
-    steps
+        (
+            Stage::Confirmation,
+            plan.confirmation,
+            S::AwaitingConfirmation,
+            Step::Confirmation,
+        ),
+    ]
+}
+
+fn next_after(stage: Stage, plan: &StepPlan) -> ApplicationStatus {
+    stages(plan)
         .into_iter()
-        .find(|(s, on, _)| *s > stage && *on)
-        .map_or(ApplicationStatus::ReadyToIssue, |(_, _, status)| status)
+        .find(|(s, on, _, _)| *s > stage && *on)
+        .map_or(ApplicationStatus::ReadyToIssue, |(_, _, status, _)| status)
+}
+
+/// The steps an application in `status` still has to pass before it is issued,
+/// in order (the one it waits at first); `Issuance` while it is not issued yet.
+/// Empty once issued, and for terminal statuses.
+///
+/// ```
+/// use utrust_core::domain::lifecycle::*;
+/// let plan = StepPlan { payment: true, confirmation: true, ..StepPlan::default() };
+/// assert_eq!(
+///     steps_ahead(ApplicationStatus::AwaitingPayment, &plan),
+///     vec![Step::Payment, Step::Csr, Step::Confirmation, Step::Issuance]
+/// );
+/// ```
+pub fn steps_ahead(status: ApplicationStatus, plan: &StepPlan) -> Vec<Step> {
+    use ApplicationStatus as S;
+    let from = match status {
+        S::Draft => Stage::Submitted,
+        S::ChecksFailed => Stage::Checks,
+        S::ReadyToIssue | S::Issuing => return vec![Step::Issuance],
+        S::Issued | S::Completed | S::Rejected | S::Cancelled | S::Expired => return Vec::new(),
+        other => match stages(plan).into_iter().find(|(_, _, st, _)| *st == other) {
+            Some((stage, ..)) => {
+                // The stage it waits at counts too.
+                let mut out: Vec<Step> = stages(plan)
+                    .into_iter()
+                    .filter(|(s, on, _, _)| *s >= stage && *on)
+                    .map(|(.., step)| step)
+                    .collect();
+                out.push(Step::Issuance);
+                return out;
+            }
+            None => Stage::Submitted,
+        },
+    };
+    let mut out: Vec<Step> = stages(plan)
+        .into_iter()
+        .filter(|(s, on, _, _)| (*s > from || (status == S::ChecksFailed && *s == from)) && *on)
+        .map(|(.., step)| step)
+        .collect();
+    out.push(Step::Issuance);
+    out
 }
 
 /// A refused transition, naming the status and the event.
@@ -300,6 +424,7 @@ pub fn transition(
         (S::AwaitingPayment, E::PaymentReceived) => next_after(Stage::Payment, plan),
         (S::AwaitingCsr, E::CsrAccepted) => next_after(Stage::Csr, plan),
         (S::AwaitingApproval, E::Approve) => next_after(Stage::Approval, plan),
+        (S::AwaitingConfirmation, E::Confirm) => next_after(Stage::Confirmation, plan),
         (S::ReadyToIssue, E::StartIssuing) => S::Issuing,
         (S::Issuing, E::CaIssued) => S::Issued,
         (S::Issuing, E::CaFailed) => S::ReadyToIssue,
@@ -325,12 +450,14 @@ mod tests {
     use ApplicationStatus as S;
 
     fn all_plans() -> Vec<StepPlan> {
-        (0..16u8)
+        (0..64u8)
             .map(|b| StepPlan {
                 documents: b & 1 != 0,
                 checks: b & 2 != 0,
                 payment: b & 4 != 0,
                 approval: b & 8 != 0,
+                confirmation: b & 16 != 0,
+                esia_registration: b & 32 != 0,
             })
             .collect()
     }
@@ -372,6 +499,8 @@ mod tests {
             checks: true,
             payment: true,
             approval: true,
+            confirmation: true,
+            esia_registration: true,
         };
         let mut s = S::Draft;
         for (e, want) in [
@@ -382,11 +511,13 @@ mod tests {
             (E::ChecksPassed, S::AwaitingPayment),
             (E::PaymentReceived, S::AwaitingCsr),
             (E::CsrAccepted, S::AwaitingApproval),
-            (E::Approve, S::ReadyToIssue),
+            (E::Approve, S::AwaitingConfirmation),
+            (E::Confirm, S::ReadyToIssue),
             (E::StartIssuing, S::Issuing),
             (E::CaFailed, S::ReadyToIssue),
             (E::StartIssuing, S::Issuing),
             (E::CaIssued, S::Issued),
+            (E::Complete, S::Completed),
         ] {
             s = transition(s, e, &p).unwrap_or(S::Expired);
             assert_eq!(s, want, "after {e}");
@@ -408,8 +539,8 @@ mod tests {
                     }
                 }
             }
-            // 15 step edges + cancel/reject from the 8 withdrawable statuses.
-            assert_eq!(allowed, 15 + 2 * 8, "plan {plan:?}");
+            // 16 step edges + cancel/reject from the 9 withdrawable statuses.
+            assert_eq!(allowed, 16 + 2 * 9, "plan {plan:?}");
         }
     }
 
@@ -419,5 +550,88 @@ mod tests {
         assert!(transition(S::Issuing, E::Cancel, &p).is_err());
         assert!(transition(S::Issued, E::Reject, &p).is_err());
         assert_eq!(transition(S::AwaitingCsr, E::Cancel, &p), Ok(S::Cancelled));
+    }
+
+    /// The happy path of every plan visits exactly the statuses of the steps the
+    /// plan switches on, in order; a step that is off never appears.
+    #[test]
+    fn every_plan_visits_exactly_its_steps() {
+        for plan in all_plans() {
+            let mut s = transition(S::Draft, E::Submit, &plan).unwrap_or(S::Expired);
+            let mut seen = Vec::new();
+            while s != S::ReadyToIssue {
+                seen.push(s);
+                let e = match s {
+                    S::AwaitingDocuments => E::DocumentsComplete,
+                    S::ChecksPending => E::ChecksPassed,
+                    S::AwaitingPayment => E::PaymentReceived,
+                    S::AwaitingCsr => E::CsrAccepted,
+                    S::AwaitingApproval => E::Approve,
+                    S::AwaitingConfirmation => E::Confirm,
+                    other => panic!("unexpected {other} on {plan:?}"),
+                };
+                s = transition(s, e, &plan).unwrap_or(S::Expired);
+            }
+            let want: Vec<S> = [
+                (plan.documents, S::AwaitingDocuments),
+                (plan.checks, S::ChecksPending),
+                (plan.payment, S::AwaitingPayment),
+                (true, S::AwaitingCsr),
+                (plan.approval, S::AwaitingApproval),
+                (plan.confirmation, S::AwaitingConfirmation),
+            ]
+            .into_iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, st)| st)
+            .collect();
+            assert_eq!(seen, want, "plan {plan:?}");
+            // The steps ahead from each visited status are the rest of the way.
+            for (i, st) in seen.iter().enumerate() {
+                assert_eq!(steps_ahead(*st, &plan).len(), seen.len() - i + 1, "{st}");
+            }
+        }
+    }
+
+    #[test]
+    fn steps_ahead_names_the_waiting_step_first() {
+        let p = StepPlan {
+            documents: true,
+            checks: true,
+            payment: true,
+            approval: true,
+            confirmation: true,
+            esia_registration: true,
+        };
+        assert_eq!(steps_ahead(S::ChecksFailed, &p)[0], Step::Checks);
+        assert_eq!(
+            steps_ahead(S::AwaitingConfirmation, &p),
+            vec![Step::Confirmation, Step::Issuance]
+        );
+        assert_eq!(steps_ahead(S::ReadyToIssue, &p), vec![Step::Issuance]);
+        assert!(steps_ahead(S::Issued, &p).is_empty());
+        assert!(steps_ahead(S::Cancelled, &p).is_empty());
+        assert_eq!(
+            steps_ahead(S::Draft, &StepPlan::default()),
+            vec![Step::Csr, Step::Issuance]
+        );
+    }
+
+    #[test]
+    fn service_flags_decide_the_plan() {
+        use crate::domain::catalog::Service;
+        let mut svc = Service::new("x");
+        assert_eq!(StepPlan::for_service(&svc), StepPlan::default());
+        svc.issuance_confirmation = true;
+        svc.price_from_kopecks = 100;
+        svc.esia_registration = true;
+        let p = StepPlan::for_service(&svc);
+        assert!(p.confirmation && p.payment && p.esia_registration);
+        // Confirmation is its own step, not the CA's approval.
+        assert!(!p.approval);
+        // Card payment alone configures the method, not a payment step.
+        let mut svc = Service::new("y");
+        svc.card_payment
+            .insert(crate::domain::catalog::ApplicantKind::Individual);
+        assert!(!StepPlan::for_service(&svc).payment);
     }
 }
