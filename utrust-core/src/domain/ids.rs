@@ -66,4 +66,10 @@ entity_id! {
     UserId;
     /// Id of a quota [`Reservation`](super::quota::Reservation).
     ReservationId;
+    /// Id of a hardware token record ([`Device`](super::devices::Device)).
+    DeviceId;
+    /// Id of a head [`Account`](super::head_accounts::HeadAccount) (found by INN/KPP).
+    HeadAccountId;
+    /// Id of a [`CaseDocument`](super::casefile::CaseDocument) of an application's case file.
+    DocumentId;
 }

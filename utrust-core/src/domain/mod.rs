@@ -4,13 +4,17 @@
 pub mod access;
 pub mod agents;
 pub mod application;
+pub mod attorney;
+pub mod casefile;
 pub mod catalog;
 pub mod certificate;
 pub mod checks;
 pub mod devices;
+pub mod head_accounts;
 pub mod identifiers;
 pub mod ids;
 pub mod lifecycle;
+pub mod profile;
 pub mod quota;
 pub mod request;
 pub mod revocation;
