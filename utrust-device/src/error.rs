@@ -79,8 +79,9 @@ impl DeviceError {
 }
 
 impl From<DeviceError> for TokenError {
-    /// PIN, presence and full-token errors keep their meaning; everything else
-    /// becomes [`TokenError::Device`] naming the operation.
+    /// PIN, presence, full-token, missing-key and unsupported errors keep their
+    /// meaning; everything else becomes [`TokenError::Device`] naming the
+    /// operation.
     fn from(e: DeviceError) -> Self {
         match e {
             DeviceError::NotPresent(s) => TokenError::NotPresent(s),
@@ -89,10 +90,11 @@ impl From<DeviceError> for TokenError {
             }
             DeviceError::PinLocked => TokenError::PinLocked,
             DeviceError::Device { operation, message } => TokenError::Device { operation, message },
-            DeviceError::PinRejected { operation, .. } => TokenError::Device {
-                operation,
-                message: "PIN rejected by the token".into(),
-            },
+            DeviceError::PinRejected { operation, message } => {
+                TokenError::PinRejected { operation, message }
+            }
+            DeviceError::ObjectNotFound(what) => TokenError::KeyNotFound(what),
+            DeviceError::Unsupported(what) => TokenError::Unsupported(what),
             DeviceError::TokenFull { operation } => TokenError::TokenFull { operation },
             DeviceError::UserPinNotInitialized => TokenError::Device {
                 operation: "C_Login".into(),
@@ -101,10 +103,6 @@ impl From<DeviceError> for TokenError {
             DeviceError::Module { path, message } => TokenError::Device {
                 operation: "C_Initialize".into(),
                 message: format!("{path}: {message}"),
-            },
-            other => TokenError::Device {
-                operation: "token".into(),
-                message: other.to_string(),
             },
         }
     }

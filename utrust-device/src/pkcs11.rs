@@ -18,7 +18,6 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use async_trait::async_trait;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::{Mechanism, MechanismType};
@@ -31,7 +30,7 @@ use der::{Decode, Encode};
 use ring::rand::{SecureRandom, SystemRandom};
 use spki::AlgorithmIdentifierOwned;
 use utrust_core::domain::catalog::KeyAlgorithm;
-use utrust_core::ports::{TokenError, TokenInfo, TokenProvider};
+use utrust_core::ports::TokenInfo;
 use utrust_pki::{PkiError, Signer};
 
 use crate::ec::{self, EcCurve};
@@ -228,6 +227,9 @@ pub struct KeyProtection {
 pub struct Pkcs11Module {
     ctx: Pkcs11,
     path: PathBuf,
+    /// Serialises the multi-step token jobs of the port (a login applies to
+    /// every session of the process on that token).
+    pub(crate) jobs: Arc<Mutex<()>>,
 }
 
 impl core::fmt::Debug for Pkcs11Module {
@@ -257,7 +259,11 @@ impl Pkcs11Module {
             Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
             Err(e) => return Err(module_err(e.to_string())),
         }
-        Ok(Self { ctx, path })
+        Ok(Self {
+            ctx,
+            path,
+            jobs: Arc::new(Mutex::new(())),
+        })
     }
 
     /// The module path.
@@ -457,17 +463,6 @@ impl Pkcs11Module {
                 count_low: st.count_low || st.final_try,
             }
         }
-    }
-}
-
-#[async_trait]
-impl TokenProvider for Pkcs11Module {
-    /// The present tokens (a quick synchronous `C_GetSlotList` + `C_GetTokenInfo`).
-    async fn tokens(&self) -> Result<Vec<TokenInfo>, TokenError> {
-        Ok(Pkcs11Module::tokens(self)?
-            .into_iter()
-            .map(TokenInfo::from)
-            .collect())
     }
 }
 
@@ -943,6 +938,7 @@ pub fn is_gost_mechanism(m: MechanismType) -> bool {
 #[cfg(test)]
 mod tests {
     use cryptoki::context::Function;
+    use utrust_core::ports::TokenError;
 
     use super::*;
 

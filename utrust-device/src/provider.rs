@@ -13,8 +13,12 @@
 //! Both are blocking (PKCS#11 calls block); the port implementation runs them
 //! on tokio's blocking pool.
 
+use async_trait::async_trait;
 use utrust_core::domain::catalog::KeyAlgorithm;
 use utrust_core::domain::request::RequestTemplate;
+use utrust_core::ports::{
+    PrepareToken, PreparedToken, SecretPin, TokenError, TokenInfo, TokenProvider,
+};
 
 use crate::ec::EcCurve;
 use crate::pkcs11::{KeyGenSpec, KeySelector, Mechanisms, TokenDescription};
@@ -209,6 +213,95 @@ impl Pkcs11Module {
         let logout = session.logout();
         result?;
         logout
+    }
+}
+
+/// Runs a blocking token job on tokio's blocking pool, one job per module at a
+/// time.
+async fn blocking<T, F>(module: &Pkcs11Module, job: F) -> Result<T, TokenError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Pkcs11Module) -> Result<T, DeviceError> + Send + 'static,
+{
+    let module = module.clone();
+    tokio::task::spawn_blocking(move || {
+        let _exclusive = module
+            .jobs
+            .lock()
+            .map_err(|_| DeviceError::device("token job", "job lock poisoned"))?;
+        job(&module)
+    })
+    .await
+    .map_err(|e| TokenError::Device {
+        operation: "token job".into(),
+        message: e.to_string(),
+    })?
+    .map_err(TokenError::from)
+}
+
+fn pin(secret: &SecretPin) -> Pin {
+    Pin::new(secret.expose())
+}
+
+/// The core's port: every call runs the blocking PKCS#11 work on tokio's
+/// blocking pool ([`tokio::task::spawn_blocking`]), one job per module at a
+/// time; [`DeviceError`]s become [`TokenError`]s keeping their kind.
+#[async_trait]
+impl TokenProvider for Pkcs11Module {
+    /// The present tokens (`C_GetSlotList` + `C_GetTokenInfo`).
+    async fn tokens(&self) -> Result<Vec<TokenInfo>, TokenError> {
+        blocking(self, |m| {
+            Ok(Pkcs11Module::tokens(m)?
+                .into_iter()
+                .map(TokenInfo::from)
+                .collect())
+        })
+        .await
+    }
+
+    /// [`Pkcs11Module::prepare_token`].
+    async fn prepare(&self, job: PrepareToken) -> Result<PreparedToken, TokenError> {
+        let spec = PrepareSpec {
+            token: job.token.clone(),
+            initialize: job.initialize.as_ref().map(|i| Initialization {
+                so_pin: pin(&i.so_pin),
+                label: i.label.clone(),
+            }),
+            user_pin: pin(&job.user_pin),
+            key_label: job.key_label.clone(),
+            template: job.template.clone(),
+        };
+        drop(job);
+        let p = blocking(self, move |m| m.prepare_token(&spec)).await?;
+        Ok(PreparedToken {
+            serial: p.token.serial,
+            label: p.token.label,
+            model: p.token.model,
+            key_id: p.key_id,
+            csr_der: p.csr_der,
+        })
+    }
+
+    /// [`Pkcs11Module::store_certificate`].
+    async fn write_certificate(
+        &self,
+        token: &str,
+        user_pin: &SecretPin,
+        key_id: &[u8],
+        certificate_der: &[u8],
+        label: &str,
+    ) -> Result<(), TokenError> {
+        let (token, user_pin, key_id, der, label) = (
+            token.to_owned(),
+            pin(user_pin),
+            key_id.to_vec(),
+            certificate_der.to_vec(),
+            label.to_owned(),
+        );
+        blocking(self, move |m| {
+            m.store_certificate(&token, &user_pin, &key_id, &der, &label)
+        })
+        .await
     }
 }
 

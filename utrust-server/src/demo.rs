@@ -55,6 +55,117 @@ pub enum DemoError {
     /// Demo data is invalid (a bug in the demo).
     #[error("demo data: {0}")]
     Data(#[from] utrust_core::domain::identifiers::IdentifierError),
+    /// The PKCS#11 module given with `--pkcs11-module` is not there.
+    #[error("--pkcs11-module {}: no such file", .0.display())]
+    ModuleMissing(PathBuf),
+    /// The demo's token could not be prepared or written.
+    #[error("token: {0}")]
+    Token(#[from] utrust_core::ports::TokenError),
+    /// The PKCS#11 module could not be loaded.
+    #[error("device: {0}")]
+    Device(#[from] utrust_device::DeviceError),
+    /// The demo could not re-run itself with its SoftHSM2 configuration.
+    #[error("cannot re-run {} with SOFTHSM2_CONF={}: {message}", exe.display(), conf.display())]
+    Reexec {
+        /// The program.
+        exe: PathBuf,
+        /// The configuration file.
+        conf: PathBuf,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The environment variable SoftHSM2 reads its configuration file name from.
+pub const SOFTHSM2_CONF: &str = "SOFTHSM2_CONF";
+
+/// Set in the re-executed demo (guards against a loop).
+const REEXEC_GUARD: &str = "UTRUST_DEMO_SOFTHSM_REEXEC";
+
+/// Where the demo issues its device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceSetup {
+    /// No device: the reason (e.g. SoftHSM2 is not installed).
+    Skipped(String),
+    /// A SoftHSM2 token of the demo's own.
+    SoftHsm {
+        /// The PKCS#11 module.
+        module: PathBuf,
+        /// `DIR/softhsm2.conf` (absolute), its token directory `DIR/softhsm-tokens`.
+        conf: PathBuf,
+    },
+}
+
+/// Decides where the demo's device goes: SoftHSM2 at `module` (default
+/// [`utrust_device::SOFTHSM2_MODULE`]) with `DIR/softhsm2.conf`, or skipped when
+/// the default module is not installed.
+///
+/// # Errors
+/// [`DemoError::ModuleMissing`] when an explicit `module` does not exist;
+/// [`DemoError::Io`] when `dir` cannot be made absolute.
+pub fn device_setup(dir: &Path, module: Option<&Path>) -> Result<DeviceSetup, DemoError> {
+    let explicit = module.is_some();
+    let module = module.map_or_else(
+        || PathBuf::from(utrust_device::SOFTHSM2_MODULE),
+        Path::to_owned,
+    );
+    if !module.exists() {
+        if explicit {
+            return Err(DemoError::ModuleMissing(module));
+        }
+        return Ok(DeviceSetup::Skipped(format!(
+            "the SoftHSM2 PKCS#11 module {} is not installed (Debian: apt install softhsm2)",
+            module.display()
+        )));
+    }
+    let dir = std::path::absolute(dir).map_err(io(dir))?;
+    Ok(DeviceSetup::SoftHsm {
+        module,
+        conf: dir.join("softhsm2.conf"),
+    })
+}
+
+/// Re-executes this program with `SOFTHSM2_CONF` naming the demo's
+/// configuration unless it already does (SoftHSM2 reads the variable when the
+/// module is initialised, and the process may not change its own environment).
+/// Returns only when no re-execution is needed, or with the error.
+///
+/// # Errors
+/// [`DemoError::Reexec`].
+pub fn reexec_with_softhsm_conf(setup: &DeviceSetup) -> Result<(), DemoError> {
+    let DeviceSetup::SoftHsm { conf, .. } = setup else {
+        return Ok(());
+    };
+    if std::env::var_os(SOFTHSM2_CONF).as_deref() == Some(conf.as_os_str()) {
+        return Ok(());
+    }
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("utrust-server"));
+    let fail = |message: String| DemoError::Reexec {
+        exe: exe.clone(),
+        conf: conf.clone(),
+        message,
+    };
+    if std::env::var_os(REEXEC_GUARD).is_some() {
+        return Err(fail(
+            "SOFTHSM2_CONF did not reach the re-executed demo".into(),
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let e = std::process::Command::new(&exe)
+            .args(std::env::args_os().skip(1))
+            .env(SOFTHSM2_CONF, conf)
+            .env(REEXEC_GUARD, "1")
+            .exec();
+        Err(fail(e.to_string()))
+    }
+    #[cfg(not(unix))]
+    {
+        Err(fail(
+            "re-execution needs a Unix system; set SOFTHSM2_CONF yourself".into(),
+        ))
+    }
 }
 
 /// One issued certificate of the demo.
@@ -99,6 +210,45 @@ pub struct DemoSummary {
     pub issued: Vec<DemoCertificate>,
     /// The point's counters after the run.
     pub point: DemoPoint,
+    /// The device issued on the demo's own SoftHSM2 token (or why not).
+    pub device: DemoDevice,
+}
+
+/// The demo's device (`"device"` of `--json`): inspect the token with
+/// `SOFTHSM2_CONF=<softhsm2_conf> pkcs11-tool --module <module> --login --pin
+/// <user_pin> -O`.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum DemoDevice {
+    /// Issued.
+    Issued(DemoIssuedDevice),
+    /// Not issued.
+    Skipped {
+        /// Why (e.g. SoftHSM2 is not installed).
+        skipped: String,
+    },
+}
+
+/// A device the demo issued.
+#[derive(Debug, Serialize)]
+pub struct DemoIssuedDevice {
+    /// The PKCS#11 module.
+    pub module: PathBuf,
+    /// The SoftHSM2 configuration to set as `SOFTHSM2_CONF`.
+    pub softhsm2_conf: PathBuf,
+    /// The token's label.
+    pub token_label: String,
+    /// The random user PIN set at issuance (a demo shows it; a server shows it
+    /// once to its owner).
+    pub user_pin: String,
+    /// The token's serial number.
+    pub serial: String,
+    /// `CKA_ID` of the key pair and the certificate (hex).
+    pub key_id: String,
+    /// Serial of the certificate written to the token (hex).
+    pub certificate_serial: String,
+    /// The certificate as PEM file (the same as on the token).
+    pub certificate: PathBuf,
 }
 
 /// What the demo did after issuance.
@@ -239,11 +389,107 @@ fn moscow(street: &str) -> Result<Address, DemoError> {
     })
 }
 
-/// Runs the demo in `dir`.
+/// The factory PINs of the demo's blank token (a device type's defaults).
+const FACTORY_SO_PIN: &str = "87654321";
+const FACTORY_USER_PIN: &str = "12345678";
+/// Label of the blank token as delivered, and after issuance.
+const BLANK_LABEL: &str = "utrust-demo-blank";
+const TOKEN_LABEL: &str = "utrust-demo";
+
+/// Writes `DIR/softhsm2.conf` with its token directory `DIR/softhsm-tokens`.
+fn write_softhsm_conf(conf: &Path) -> Result<(), DemoError> {
+    let root = conf.parent().unwrap_or(Path::new("."));
+    let tokens = root.join("softhsm-tokens");
+    std::fs::create_dir_all(&tokens).map_err(io(&tokens))?;
+    let text = format!(
+        "# SoftHSM2 configuration of the utrust demo's token\n\
+         directories.tokendir = {}\n\
+         objectstore.backend = file\n\
+         log.level = ERROR\n\
+         slots.removable = false\n",
+        tokens.display()
+    );
+    std::fs::write(conf, text).map_err(io(conf))
+}
+
+/// The demo's device: a blank SoftHSM2 token "as delivered" (factory PINs),
+/// issued to a user in self-service: initialised, a random user PIN, the key
+/// generated on the token, the request signed there, the certificate written
+/// back next to the key.
+async fn issue_device(
+    engine: &utrust_core::Engine,
+    setup: &DeviceSetup,
+    new: NewApplication,
+    dir: &Path,
+) -> Result<DemoDevice, DemoError> {
+    use utrust_core::ports::{PrepareToken, SecretPin, TokenInitialization, TokenProvider};
+    let (module, conf) = match setup {
+        DeviceSetup::SoftHsm { module, conf } => (module, conf),
+        DeviceSetup::Skipped(reason) => {
+            return Ok(DemoDevice::Skipped {
+                skipped: reason.clone(),
+            });
+        }
+    };
+    write_softhsm_conf(conf)?;
+    let pkcs11 = utrust_device::Pkcs11Module::open(module)?;
+    // The device as the support desk hands it out: formatted with factory PINs.
+    let so = utrust_device::Pin::new(FACTORY_SO_PIN);
+    let blank = pkcs11.init_token("", &so, BLANK_LABEL)?;
+    pkcs11
+        .session(&blank.serial)?
+        .init_user_pin(&so, &utrust_device::Pin::new(FACTORY_USER_PIN))?;
+
+    let admin = Actor::Admin("demo".into());
+    let app = engine.submit(new, admin.clone()).await?;
+    let template = engine.request_template(app.id).await?;
+    let user_pin = SecretPin::new(utrust_device::Pin::random_digits(8)?.expose_secret());
+    let prepared = TokenProvider::prepare(
+        &pkcs11,
+        PrepareToken {
+            token: BLANK_LABEL.into(),
+            initialize: Some(TokenInitialization {
+                so_pin: SecretPin::new(FACTORY_SO_PIN),
+                label: TOKEN_LABEL.into(),
+            }),
+            user_pin: user_pin.clone(),
+            key_label: Some("utrust demo key".into()),
+            template,
+        },
+    )
+    .await?;
+    engine
+        .attach_csr(app.id, &prepared.csr_der, admin.clone())
+        .await?;
+    let cert = engine.issue(app.id, admin).await?;
+    TokenProvider::write_certificate(
+        &pkcs11,
+        &prepared.serial,
+        &user_pin,
+        &prepared.key_id,
+        &cert.der,
+        "utrust demo certificate",
+    )
+    .await?;
+    let path = dir.join("device-certificate.pem");
+    std::fs::write(&path, to_pem("CERTIFICATE", &cert.der)).map_err(io(&path))?;
+    Ok(DemoDevice::Issued(DemoIssuedDevice {
+        module: module.clone(),
+        softhsm2_conf: conf.clone(),
+        token_label: prepared.label,
+        user_pin: user_pin.expose().to_owned(),
+        serial: prepared.serial,
+        key_id: prepared.key_id.iter().map(|b| format!("{b:02x}")).collect(),
+        certificate_serial: cert.serial.to_string(),
+        certificate: path,
+    }))
+}
+
+/// Runs the demo in `dir`; the device goes where `device` says.
 ///
 /// # Errors
 /// [`DemoError`].
-pub async fn run(dir: &Path) -> Result<DemoSummary, DemoError> {
+pub async fn run(dir: &Path, device: &DeviceSetup) -> Result<DemoSummary, DemoError> {
     prepare(dir)?;
     let (engine, data) = embedded_engine(dir).await?;
     let admin = Actor::Admin("demo".into());
@@ -427,6 +673,46 @@ pub async fn run(dir: &Path) -> Result<DemoSummary, DemoError> {
         let serial = serial_of(c)?;
         c.certificate_status = engine.certificate(&serial).await?.status.name().into();
     }
+    // Self-service: a token issued to a user at a point of its own (the main
+    // point's counters stay those of the applications above).
+    let mut desk = IssuingPoint::new(
+        PointParent::Branch(branch.id),
+        "Самообслуживание",
+        Email::parse("selfservice@agent.example.ru")?,
+        Allotment::Unlimited,
+    );
+    desk.region = "77".into();
+    let desk = engine.create_point(desk).await?;
+    let mut tokens = Service::new("Выпуск ключевых носителей");
+    tokens.products = vec![kep.id];
+    tokens.points = vec![desk.id];
+    let tokens = engine.create_service(tokens).await?;
+    let device = issue_device(
+        &engine,
+        device,
+        NewApplication {
+            service_id: tokens.id,
+            point_id: desk.id,
+            products: vec![kep.id],
+            account: Account::Individual,
+            owner: owner(
+                "Смирнов",
+                "Алексей",
+                "Викторович",
+                "112-233-445 95",
+                "500100732259",
+                "smirnov@example.ru",
+                None,
+            )?,
+            address: moscow("ул. Новый Арбат, д. 15")?,
+            renewal_notice: false,
+        },
+        dir,
+    )
+    .await?;
+    if let DemoDevice::Skipped { skipped } = &device {
+        eprintln!("demo: no device issued: {skipped}");
+    }
     let crl = engine.publish_crl().await?;
     let crl_path = dir.join("crl.pem");
     std::fs::write(&crl_path, to_pem("X509 CRL", &crl.der)).map_err(io(&crl_path))?;
@@ -453,6 +739,7 @@ pub async fn run(dir: &Path) -> Result<DemoSummary, DemoError> {
             issued: p.limit.issued,
             remaining: p.limit.remaining(),
         },
+        device,
     })
 }
 
@@ -485,4 +772,20 @@ pub fn print_human(s: &DemoSummary) {
         s.ca_certificate.display(),
         s.crl.display()
     );
+    match &s.device {
+        DemoDevice::Issued(d) => {
+            println!(
+                "  device: SoftHSM2 token {:?} (serial {}), certificate {} next to key {}",
+                d.token_label, d.serial, d.certificate_serial, d.key_id
+            );
+            println!(
+                "  inspect: SOFTHSM2_CONF={} pkcs11-tool --module {} --token-label {} --login --pin {} -O",
+                d.softhsm2_conf.display(),
+                d.module.display(),
+                d.token_label,
+                d.user_pin
+            );
+        }
+        DemoDevice::Skipped { skipped } => println!("  device: skipped ({skipped})"),
+    }
 }

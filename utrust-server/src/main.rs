@@ -43,6 +43,11 @@ enum Command {
         /// Print a JSON summary.
         #[arg(long)]
         json: bool,
+        /// PKCS#11 module of SoftHSM2 for the demo's token (default: Debian's
+        /// `/usr/lib/softhsm/libsofthsm2.so`; when that is not installed the
+        /// device part is skipped, when a given one is missing it is an error).
+        #[arg(long, env = "UTRUST_PKCS11_MODULE")]
+        pkcs11_module: Option<PathBuf>,
     },
     /// Run the SMEV adapter simulator (the wire format of `--smev-url`) over HTTP.
     SmevSim {
@@ -315,8 +320,13 @@ async fn serve(
 async fn run(cli: Cli, layered: Layered) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Command::Serve(args) => serve(args, layered.admin_token).await,
-        Command::Demo { data_dir, json } => {
-            let summary = demo::run(&data_dir).await?;
+        Command::Demo {
+            data_dir,
+            json,
+            pkcs11_module,
+        } => {
+            let device = demo::device_setup(&data_dir, pkcs11_module.as_deref())?;
+            let summary = demo::run(&data_dir, &device).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
@@ -371,6 +381,21 @@ fn main() -> ExitCode {
     };
     let cli = Cli::parse_from(&layered.args);
     init_logging(cli.log_json);
+    if let Command::Demo {
+        data_dir,
+        pkcs11_module,
+        ..
+    } = &cli.command
+    {
+        // SoftHSM2 reads SOFTHSM2_CONF once per process: run the demo in a
+        // process whose environment names the demo's own configuration.
+        let reexec = demo::device_setup(data_dir, pkcs11_module.as_deref())
+            .and_then(|setup| demo::reexec_with_softhsm_conf(&setup));
+        if let Err(e) = reexec {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     if let Some(file) = &layered.file {
         tracing::info!(file = %file.display(), "configuration file read");
     }
