@@ -7,7 +7,8 @@ use time::{Date, OffsetDateTime};
 use super::catalog::ApplicantKind;
 use super::certificate::SerialNumber;
 use super::identifiers::{Email, Inn, InnLe, Kpp, Ogrn, Ogrnip, PassportRf, RegionCode, Snils};
-use super::ids::{ApplicationId, EmployeeId, PointId, ProductId, ServiceId, UserId};
+use super::attorney::PowerOfAttorney;
+use super::ids::{ApplicationId, EmployeeId, HeadAccountId, PointId, ProductId, ServiceId, UserId};
 use super::lifecycle::{
     ApplicationEvent, ApplicationStatus, StepPlan, TransitionError, transition,
 };
@@ -215,6 +216,13 @@ pub struct Application {
     pub check_round: u32,
     /// Reason of cancellation or rejection.
     pub reason: Option<String>,
+    /// The head account found by INN (and KPP for a legal entity) at submission.
+    #[serde(default)]
+    pub head_account_id: Option<HeadAccountId>,
+    /// The power of attorney snapshotted at submission (corporate applications of a
+    /// service with an attorney type, when the organization has attorney data).
+    #[serde(default)]
+    pub power_of_attorney: Option<PowerOfAttorney>,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

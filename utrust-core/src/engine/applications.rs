@@ -181,6 +181,8 @@ impl Engine {
             renews,
             check_round: 0,
             reason: None,
+            head_account_id: None,
+            power_of_attorney: None,
             created_at: now,
             updated_at: now,
         };

@@ -160,6 +160,8 @@ pub fn application(
         renews: None,
         check_round: 0,
         reason: None,
+        head_account_id: None,
+        power_of_attorney: None,
         created_at: t0(),
         updated_at: t0(),
     }
