@@ -9,6 +9,7 @@ pub mod device_store;
 pub mod identity;
 pub mod notifier;
 pub mod runtime;
+pub mod signature;
 pub mod store;
 pub mod token;
 
@@ -22,6 +23,7 @@ pub use device_store::DeviceStore;
 pub use identity::{CheckResult, CheckSubject, CheckTicket, IdentityVerifier, VerifierError};
 pub use notifier::{Notification, Notifier, NotifyError, NullNotifier};
 pub use runtime::{Clock, ManualClock, Random, SeededRandom, SystemClock};
+pub use signature::{SignatureError, SignatureVerifier, SignerInfo};
 pub use store::{
     ApplicationFilter, PublishedCrl, Session, SessionKind, Store, StoreError, StoredCa,
 };
