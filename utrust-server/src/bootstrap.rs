@@ -274,6 +274,47 @@ pub async fn engine(config: &EngineConfig) -> Result<Engine, BootstrapError> {
     ))
 }
 
+/// The token provider for self-service issuance: the PKCS#11 module at
+/// `module`, or Debian's SoftHSM2 ([`utrust_device::SOFTHSM2_MODULE`]) when none
+/// is given and it is installed (`None` otherwise: device issuance then answers
+/// that no token provider is configured). SoftHSM2 reads `SOFTHSM2_CONF` here.
+///
+/// # Errors
+/// [`BootstrapError::Config`] when a given module does not exist or cannot be
+/// loaded.
+pub fn token_provider(
+    module: Option<&Path>,
+) -> Result<Option<Arc<dyn utrust_core::ports::TokenProvider>>, BootstrapError> {
+    let (path, explicit) = match module {
+        Some(p) => (p.to_owned(), true),
+        None => (PathBuf::from(utrust_device::SOFTHSM2_MODULE), false),
+    };
+    if !path.exists() {
+        if explicit {
+            return Err(BootstrapError::Config(format!(
+                "--pkcs11-module {}: no such file",
+                path.display()
+            )));
+        }
+        tracing::warn!(
+            module = %path.display(),
+            "no PKCS#11 module: self-service device issuance is unavailable (set --pkcs11-module)"
+        );
+        return Ok(None);
+    }
+    match utrust_device::Pkcs11Module::open(&path) {
+        Ok(m) => {
+            tracing::info!(module = %path.display(), "PKCS#11 module loaded");
+            Ok(Some(Arc::new(m)))
+        }
+        Err(e) if explicit => Err(BootstrapError::Config(e.to_string())),
+        Err(e) => {
+            tracing::warn!(error = %e, "PKCS#11 module not usable: self-service device issuance is unavailable");
+            Ok(None)
+        }
+    }
+}
+
 /// Opens the embedded default under `root`: the SQLite store (migrated) and the
 /// local CA as files, and assembles the engine.
 ///

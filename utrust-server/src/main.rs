@@ -119,6 +119,12 @@ struct ServeArgs {
     request_timeout_secs: u64,
     #[command(flatten)]
     checks: CheckArgs,
+    /// PKCS#11 module for self-service issuance onto tokens (default: Debian's
+    /// SoftHSM2 `/usr/lib/softhsm/libsofthsm2.so` when it is installed; SoftHSM2
+    /// reads its configuration from `SOFTHSM2_CONF`). A given module that is
+    /// missing is an error.
+    #[arg(long, env = "UTRUST_PKCS11_MODULE")]
+    pkcs11_module: Option<PathBuf>,
 }
 
 /// SMEV identity checks.
@@ -253,6 +259,7 @@ async fn serve(
         maintenance_interval,
         request_timeout_secs,
         checks,
+        pkcs11_module,
     } = args;
     let metrics = Arc::new(utrust_server::metrics::Metrics::new());
     let engine = bootstrap::engine(&database.config(&data_dir)?).await?;
@@ -263,6 +270,9 @@ async fn serve(
     if checks.smev_url.is_none() {
         tracing::warn!("no --smev-url: the in-process SMEV simulator answers identity checks");
     }
+    let tokens = bootstrap::token_provider(pkcs11_module.as_deref())?;
+    // H2: handed to the engine once `Engine::with_token_provider` lands (H1).
+    drop(tokens);
     let engine = engine
         .with_notifier(notifier)
         .with_identity_verifier(checks.verifier()?)
