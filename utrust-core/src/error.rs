@@ -3,12 +3,17 @@
 //! into wire error codes.
 
 use crate::domain::agents::Availability;
+use crate::domain::devices::{
+    DeviceConfigError, DeviceTransitionError, JournalError, PinError, PolicyViolation,
+};
+use crate::domain::ids::ApplicationId;
+use crate::domain::profile::ProfileError;
 use crate::domain::identifiers::IdentifierError;
 use crate::domain::lifecycle::TransitionError;
 use crate::domain::quota::QuotaError;
 use crate::domain::request::RequestMismatch;
 use crate::domain::revocation::CertificateTransitionError;
-use crate::ports::{CaError, CsrRejection, StoreError};
+use crate::ports::{CaError, CsrRejection, StoreError, TokenError};
 
 /// What went wrong in a use case.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -75,6 +80,38 @@ pub enum Error {
         /// The service's id.
         service: String,
     },
+    /// The device usage policy refuses a self-service issuance (names what is
+    /// missing).
+    #[error(transparent)]
+    DevicePolicy(#[from] PolicyViolation),
+    /// A token operation failed (wrong or locked PIN, missing or full token…);
+    /// the device record is unchanged.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The device's status does not allow the event.
+    #[error(transparent)]
+    DeviceTransition(#[from] DeviceTransitionError),
+    /// A crypto-means journal entry is out of order or lacks its document.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// Two-stage device issuance: the request waits for the CA operator's
+    /// decision (or for checks); continue later.
+    #[error("device issuance awaits a decision: application {application} is {status}")]
+    AwaitingDecision {
+        /// The application.
+        application: ApplicationId,
+        /// Its status (wire name).
+        status: &'static str,
+    },
+    /// Two-stage device issuance: the request was rejected or cancelled; the
+    /// device is back to registered.
+    #[error("device issuance refused: application {application} is {status}")]
+    IssuanceRefused {
+        /// The application.
+        application: ApplicationId,
+        /// Its status (wire name).
+        status: &'static str,
+    },
     /// The application changed concurrently; reload and retry.
     #[error("the application was changed concurrently; retry")]
     Conflict,
@@ -104,6 +141,12 @@ impl Error {
             Self::Ca(_) => "ca_unavailable",
             Self::Duplicate { .. } => "duplicate",
             Self::Conflict => "concurrent_modification",
+            Self::DevicePolicy(_) => "policy_violation",
+            Self::Token(t) => t.code(),
+            Self::DeviceTransition(_) => "invalid_transition",
+            Self::Journal(_) => "journal_out_of_order",
+            Self::AwaitingDecision { .. } => "awaiting_decision",
+            Self::IssuanceRefused { .. } => "issuance_refused",
             Self::BulkNotAllowed { .. } => "bulk_not_allowed",
             Self::Forbidden { .. } => "forbidden",
             Self::LoginRefused(_) => "login_refused",
@@ -117,6 +160,15 @@ impl Error {
             Self::Invalid { field, .. } => Some(field.clone()),
             Self::Duplicate { field, .. } => Some((*field).to_owned()),
             Self::Quota(QuotaError::InvalidAllotment { .. }) => Some("limit".into()),
+            Self::DevicePolicy(v) => match v {
+                PolicyViolation::TooManyDevices { .. } => None,
+                PolicyViolation::SecretQuestionsMissing { .. } => Some("secret_questions".into()),
+                PolicyViolation::TemplateNotOffered(_) => Some("template".into()),
+                PolicyViolation::DocumentRequired => Some("document".into()),
+                PolicyViolation::PinTooShort { .. } => Some("pins.user_pin".into()),
+                _ => None,
+            },
+            Self::Journal(JournalError::DocumentNumberMissing) => Some("document.number".into()),
             _ => None,
         }
     }
@@ -147,9 +199,38 @@ impl From<StoreError> for Error {
             StoreError::VersionConflict { .. }
             | StoreError::CertificateVersionConflict { .. }
             | StoreError::CheckVersionConflict { .. }
+            | StoreError::DeviceVersionConflict { .. }
             | StoreError::ReservationGone(_) => Self::Conflict,
+            StoreError::Journal(j) => Self::Journal(j),
             StoreError::Quota(q) => Self::Quota(q),
             other => Self::Storage(other.to_string()),
+        }
+    }
+}
+
+impl From<PinError> for Error {
+    fn from(e: PinError) -> Self {
+        Self::Invalid {
+            field: e.field(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<ProfileError> for Error {
+    fn from(e: ProfileError) -> Self {
+        Self::Invalid {
+            field: e.field().to_owned(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<DeviceConfigError> for Error {
+    fn from(e: DeviceConfigError) -> Self {
+        Self::Invalid {
+            field: e.field,
+            message: e.message,
         }
     }
 }

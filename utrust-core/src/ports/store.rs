@@ -139,6 +139,16 @@ pub enum StoreError {
         /// Its idempotency key.
         key: String,
     },
+    /// Someone else changed the device first (its stored `version` is not
+    /// exactly one less than the one written).
+    #[error("device {id} was changed concurrently")]
+    DeviceVersionConflict {
+        /// The device.
+        id: crate::domain::ids::DeviceId,
+    },
+    /// A crypto-means journal entry is out of order or lacks its document.
+    #[error(transparent)]
+    Journal(#[from] crate::domain::devices::JournalError),
     /// Stored data could not be decoded.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),

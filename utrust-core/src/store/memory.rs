@@ -83,7 +83,6 @@ impl State {
 #[derive(Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
-    #[allow(dead_code)] // until its store methods land
     devices: Mutex<devices::DeviceTables>,
     #[allow(dead_code)] // until its store methods land
     case: Mutex<case::CaseTables>,

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod conformance;
+mod devices;
 #[cfg(feature = "sqlite")]
 mod differential;
 mod doubles;

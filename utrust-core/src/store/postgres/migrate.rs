@@ -26,6 +26,11 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "users",
         include_str!("../../../migrations/postgres/0003_users.sql"),
     ),
+    (
+        4,
+        "devices",
+        include_str!("../../../migrations/postgres/0004_devices.sql"),
+    ),
 ];
 
 /// First key of the advisory lock (`utrust` migrations); the second is a hash of

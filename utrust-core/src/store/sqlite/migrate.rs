@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "users",
         include_str!("../../../migrations/sqlite/0004_users.sql"),
     ),
+    (
+        5,
+        "devices",
+        include_str!("../../../migrations/sqlite/0005_devices.sql"),
+    ),
 ];
 
 impl SqliteStore {
