@@ -9,6 +9,7 @@ mod auth;
 mod authz;
 mod bulk;
 mod csr;
+mod demo_device;
 mod demo_lifecycle;
 mod demo_openssl;
 mod external;
