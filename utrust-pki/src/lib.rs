@@ -19,6 +19,8 @@
 //! - [`build_request`] writes subjects with exact string types (NumericString INN,
 //!   SNILS, OGRN; PrintableString country; IA5String e-mail; UTF8String text).
 //! - [`CsrInspector`] implements the core's `RequestInspector`.
+//! - [`CmsVerifier`] implements the core's `SignatureVerifier`: detached CMS
+//!   (PKCS#7) signatures by certificates a trusted CA issued.
 //! - [`LocalCa`] implements the core's `CertificateAuthority`: it issues
 //!   certificates and signs X.509 v2 CRLs ([`LocalCa::build_crl`]).
 //! - [`seal_key`] / [`open_key`] protect private keys stored in a shared database
@@ -65,6 +67,7 @@
 //! ```
 
 mod ca;
+mod cms;
 mod crl;
 mod error;
 pub mod ext;
@@ -79,6 +82,7 @@ mod signer;
 mod verify;
 
 pub use ca::LocalCa;
+pub use cms::{CMS_LABEL, CmsVerifier, MAX_SIGNATURE_BYTES, PKCS7_LABEL};
 pub use error::PkiError;
 pub use inspect::{CsrInspector, MAX_REQUEST_BYTES};
 pub use pem::{parse_pem_or_der, to_pem};
