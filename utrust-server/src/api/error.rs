@@ -76,8 +76,13 @@ impl From<Error> for ApiError {
             | "concurrent_modification"
             | "point_unavailable"
             | "bulk_not_allowed"
-            | "ca_refused" => StatusCode::CONFLICT,
-            "ca_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            | "ca_refused"
+            // Self-service devices (H2): the token's state, not the input.
+            | "token_not_present"
+            | "pin_locked"
+            | "token_full"
+            | "awaiting_decision" => StatusCode::CONFLICT,
+            "ca_unavailable" | "token_provider_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
             "internal" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
