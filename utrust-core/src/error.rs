@@ -112,6 +112,55 @@ pub enum Error {
         /// Its status (wire name).
         status: &'static str,
     },
+    /// The action needs what the application does not have yet (case file,
+    /// issue #8): each missing requirement is named (`document:passport`,
+    /// `signature:snils`, `payment`, `confirmation`, `esia_registration`, …).
+    #[error("cannot {action}: missing {}", crate::domain::casefile::requirement_list(missing))]
+    RequirementsMissing {
+        /// What was attempted (`complete`, `issue`, `attach the certificate request`, …).
+        action: &'static str,
+        /// What is missing, in order.
+        missing: Vec<crate::domain::casefile::Requirement>,
+    },
+    /// The certificate is withheld from the applicant until the application is
+    /// completed (service flag "certificate available only after completion").
+    #[error("the certificate is available to the applicant only after the application is completed (it is {status})")]
+    CertificateWithheld {
+        /// The application's status (wire name).
+        status: &'static str,
+    },
+    /// The case file is closed: nothing may be added in this status.
+    #[error("the case file of an application in status {status} is closed")]
+    CaseClosed {
+        /// The application's status (wire name).
+        status: &'static str,
+    },
+    /// An uploaded document is larger than the limit.
+    #[error("the document is larger than {limit} bytes")]
+    DocumentTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// An uploaded document's media type is not accepted.
+    #[error("media type {media_type} is not accepted (accepted: {accepted})")]
+    UnsupportedMediaType {
+        /// The media type given.
+        media_type: String,
+        /// The accepted ones, comma-separated.
+        accepted: String,
+    },
+    /// A detached signature does not verify (each reason its own code).
+    #[error(transparent)]
+    Signature(#[from] crate::ports::signature::SignatureError),
+    /// A valid signature, but not by the responsible employee's certificate.
+    #[error("signature refused: {reason}")]
+    SignerNotResponsible {
+        /// Why.
+        reason: String,
+    },
+    /// The payment provider refused or failed.
+    #[error(transparent)]
+    Payment(#[from] crate::ports::PaymentError),
     /// The application changed concurrently; reload and retry.
     #[error("the application was changed concurrently; retry")]
     Conflict,
@@ -141,6 +190,21 @@ impl Error {
             Self::Ca(_) => "ca_unavailable",
             Self::Duplicate { .. } => "duplicate",
             Self::Conflict => "concurrent_modification",
+            Self::RequirementsMissing { .. } => "requirements_missing",
+            Self::CertificateWithheld { .. } => "certificate_withheld",
+            Self::CaseClosed { .. } => "case_closed",
+            Self::DocumentTooLarge { .. } => "document_too_large",
+            Self::UnsupportedMediaType { .. } => "unsupported_media_type",
+            Self::Signature(e) => e.code(),
+            Self::SignerNotResponsible { .. } => "signer_not_responsible",
+            Self::Payment(crate::ports::PaymentError::Unavailable(_)) => "payment_unavailable",
+            Self::Payment(_) => "payment_refused",
+            Self::DevicePolicy(_) => "policy_violation",
+            Self::Token(t) => t.code(),
+            Self::DeviceTransition(_) => "invalid_transition",
+            Self::Journal(_) => "journal_out_of_order",
+            Self::AwaitingDecision { .. } => "awaiting_decision",
+            Self::IssuanceRefused { .. } => "issuance_refused",
             Self::DevicePolicy(_) => "policy_violation",
             Self::Token(t) => t.code(),
             Self::DeviceTransition(_) => "invalid_transition",
@@ -151,6 +215,16 @@ impl Error {
             Self::Forbidden { .. } => "forbidden",
             Self::LoginRefused(_) => "login_refused",
             Self::Storage(_) => "internal",
+        }
+    }
+
+    /// The names of the missing requirements (with `requirements_missing`).
+    pub fn missing(&self) -> Vec<String> {
+        match self {
+            Self::RequirementsMissing { missing, .. } => {
+                missing.iter().map(|r| r.name()).collect()
+            }
+            _ => Vec::new(),
         }
     }
 

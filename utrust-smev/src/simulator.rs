@@ -18,12 +18,14 @@
 //! | snils | birth date `1900-01-01` | `invalid`, [`REASON_BIRTH_DATE_MISMATCH`] |
 //! | inn | passport number `000000` | `not_found` |
 //! | inn | INN `000000000000` | `invalid`, [`REASON_INN_MISMATCH`] |
+//! | esia_registration | patronymic `Безесиевич` / `Noesia` | `invalid`, [`REASON_NO_ESIA_ACCOUNT`] |
 //! | any | anything else | `valid` |
 //!
 //! Validation faults answer `400` (never retried): an empty surname or given
 //! name, a malformed identifier (wrong length or check digit), or a missing
 //! input the kind needs — `passport` for `passport` and `inn`, `snils` and
-//! `birth_date` for `snils`. An unknown request id answers `404`.
+//! `birth_date` for `snils`, `snils` for `esia_registration` (ЕСИА accounts are
+//! found by SNILS). An unknown request id answers `404`.
 //!
 //! # Timing and failures ([`SimConfig`])
 //! A check answers `pending` for its first [`SimConfig::pending_polls`] polls and
@@ -71,11 +73,14 @@ pub const REASON_PASSPORT_EXPIRED: &str = "passport expired";
 pub const REASON_BIRTH_DATE_MISMATCH: &str = "birth date does not match SNILS";
 /// Reason of `invalid` INN answers for INN `000000000000`.
 pub const REASON_INN_MISMATCH: &str = "INN does not match the passport data";
+/// Reason of `invalid` ЕСИА registrations for patronymic `Безесиевич` / `Noesia`.
+pub const REASON_NO_ESIA_ACCOUNT: &str = "no confirmed ESIA account for this SNILS";
 
 const SILENT: [&str; 2] = ["молчанов", "silent"];
 const ERROR: [&str; 2] = ["ошибкин", "error"];
 const NOT_FOUND: [&str; 2] = ["ненайденов", "notfound"];
 const INVALID: [&str; 2] = ["невалидов", "invalid"];
+const NO_ESIA: [&str; 2] = ["безесиевич", "noesia"];
 
 /// The final answer the simulator gives for `kind` and `subject`; `None` for a
 /// subject that never gets one. Does not validate (see [`validate`]).
@@ -129,6 +134,17 @@ pub fn expected_outcome(kind: SmevCheckKind, subject: &CheckSubject) -> Option<C
                 CheckResult::Valid
             }
         }
+        SmevCheckKind::EsiaRegistration => {
+            let patronymic = subject
+                .patronymic
+                .as_deref()
+                .map(|p| p.trim().to_lowercase());
+            if patronymic.is_some_and(|p| NO_ESIA.contains(&p.as_str())) {
+                CheckResult::Invalid(REASON_NO_ESIA_ACCOUNT.to_owned())
+            } else {
+                CheckResult::Valid
+            }
+        }
     };
     Some(result)
 }
@@ -153,6 +169,7 @@ pub fn validate(kind: SmevCheckKind, subject: &WireSubject) -> Result<CheckSubje
         }
         SmevCheckKind::Snils if checked.snils.is_none() => missing("snils"),
         SmevCheckKind::Snils if checked.birth_date.is_none() => missing("birth_date"),
+        SmevCheckKind::EsiaRegistration if checked.snils.is_none() => missing("snils"),
         _ => Ok(checked),
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! POST {smev_url}/checks
-//!   {"idempotency_key": "...", "kind": "passport" | "snils" | "inn",
+//!   {"idempotency_key": "...", "kind": "passport" | "snils" | "inn" | "esia_registration",
 //!    "subject": {"surname", "given_name", "patronymic", "birth_date", "snils", "inn",
 //!                "passport": {"series", "number", "issued_on", "issuer_code"}}}
 //!   -> 202 {"request_id": "..."}     (the same key always maps to the same request)
@@ -31,12 +31,14 @@ time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
 /// The path of the submit endpoint, relative to the adapter's base URL.
 pub const CHECKS_PATH: &str = "checks";
 
-/// The wire name of a check kind: `"passport"`, `"snils"` or `"inn"`.
+/// The wire name of a check kind: `"passport"`, `"snils"`, `"inn"` or
+/// `"esia_registration"`.
 pub fn kind_name(kind: SmevCheckKind) -> &'static str {
     match kind {
         SmevCheckKind::Passport => "passport",
         SmevCheckKind::Snils => "snils",
         SmevCheckKind::Inn => "inn",
+        SmevCheckKind::EsiaRegistration => "esia_registration",
     }
 }
 

@@ -223,6 +223,13 @@ pub struct Application {
     /// service with an attorney type, when the organization has attorney data).
     #[serde(default)]
     pub power_of_attorney: Option<PowerOfAttorney>,
+    /// The payment (method chosen, when received).
+    #[serde(default)]
+    pub payment: super::casefile::Payment,
+    /// The ЕСИА registration attempt (0 first; each retry adds one): the round of
+    /// its `esia_registration` check.
+    #[serde(default)]
+    pub esia_attempt: u32,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

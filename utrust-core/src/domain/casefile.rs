@@ -107,6 +107,13 @@ impl Sha256Hex {
         Self(s)
     }
 
+    /// The SHA-256 of `content`.
+    pub fn of(content: &[u8]) -> Self {
+        use sha2::Digest as _;
+        let digest: [u8; 32] = sha2::Sha256::digest(content).into();
+        Self::from_digest(&digest)
+    }
+
     /// The hex text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -299,6 +306,8 @@ pub enum Requirement {
     Signature(DocumentKind),
     /// The ЕСИА registration succeeded (`esia_registration`).
     EsiaRegistration,
+    /// A payment method is chosen (`payment_method`).
+    PaymentMethod,
 }
 
 impl Requirement {
@@ -311,6 +320,7 @@ impl Requirement {
             Self::AnyDocument => "document:any".to_owned(),
             Self::Signature(k) => format!("signature:{k}"),
             Self::EsiaRegistration => "esia_registration".to_owned(),
+            Self::PaymentMethod => "payment_method".to_owned(),
         }
     }
 }
@@ -319,6 +329,15 @@ impl core::fmt::Display for Requirement {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(&self.name())
     }
+}
+
+/// `a, b, c`: the names of `missing`, for messages.
+pub fn requirement_list(missing: &[Requirement]) -> String {
+    missing
+        .iter()
+        .map(Requirement::name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The requirements of `kinds`: each uploaded, and signed if `signed`.
@@ -443,7 +462,8 @@ mod tests {
     /// The table of the documents step: scan set × signature flag × case file.
     #[test]
     fn documents_step_table() {
-        let cases: Vec<(Vec<DocumentKind>, bool, Vec<CaseDocument>, Vec<&str>)> = vec![
+        type Case = (Vec<DocumentKind>, bool, Vec<CaseDocument>, Vec<&'static str>);
+        let cases: Vec<Case> = vec![
             (
                 vec![Passport, Snils],
                 false,
@@ -513,7 +533,8 @@ mod tests {
         let validating = EsiaStatus::Validating;
         let ok = EsiaStatus::Succeeded;
         let failed = EsiaStatus::Failed("invalid".into());
-        let cases: Vec<(Vec<CaseDocument>, bool, Option<&EsiaStatus>, Vec<&str>)> = vec![
+        type Case<'a> = (Vec<CaseDocument>, bool, Option<&'a EsiaStatus>, Vec<&'static str>);
+        let cases: Vec<Case<'_>> = vec![
             (
                 vec![doc(Passport, true)],
                 false,

@@ -193,6 +193,10 @@ pub enum SmevCheckKind {
     Snils,
     /// INN by passport data (ФНС).
     Inn,
+    /// Registration of the issued certificate in ЕСИА (services with automatic
+    /// ESIA registration): not an identity check a service can require, but run
+    /// through the same adapter, wire format and durable worker after issuing.
+    EsiaRegistration,
 }
 
 /// How the client's credentials are delivered when an application is created
@@ -356,21 +360,25 @@ pub struct Service {
 }
 
 impl SmevCheckKind {
-    /// All kinds.
+    /// The identity checks a service may require (not `EsiaRegistration`).
     pub const ALL: [SmevCheckKind; 3] = [Self::Passport, Self::Snils, Self::Inn];
 
-    /// The wire name: `passport`, `snils`, `inn`.
+    /// The wire name: `passport`, `snils`, `inn`, `esia_registration`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Passport => "passport",
             Self::Snils => "snils",
             Self::Inn => "inn",
+            Self::EsiaRegistration => "esia_registration",
         }
     }
 
-    /// Parses a wire name.
+    /// Parses a wire name (including `esia_registration`).
     pub fn from_name(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
+        Self::ALL
+            .into_iter()
+            .chain([Self::EsiaRegistration])
+            .find(|k| k.as_str() == s)
     }
 }
 

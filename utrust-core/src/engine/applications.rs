@@ -183,6 +183,8 @@ impl Engine {
             reason: None,
             head_account_id: None,
             power_of_attorney: None,
+            payment: Default::default(),
+            esia_attempt: 0,
             created_at: now,
             updated_at: now,
         };
@@ -260,6 +262,8 @@ impl Engine {
         actor: Actor,
     ) -> Result<Application> {
         let mut app = self.load_application(id).await?;
+        // Case-file steps before verification, and the passport scan it needs.
+        self.require_verification(&app).await?;
         // Refuse early if the status does not take a CSR, before any parsing.
         crate::domain::lifecycle::transition(app.status, ApplicationEvent::CsrAccepted, &app.plan)?;
         let inspected = self.inspector.inspect(bytes)?;

@@ -137,7 +137,10 @@ impl Engine {
             .checks(id)
             .await?
             .into_iter()
-            .filter(|c| c.round == app.check_round)
+            .filter(|c| {
+                c.round == app.check_round
+                    && c.kind != crate::domain::catalog::SmevCheckKind::EsiaRegistration
+            })
             .collect())
     }
 
@@ -245,6 +248,8 @@ impl Engine {
                 }
             }
         }
+        // Issued applications that register in ЕСИА have their registration check.
+        self.sweep_esia_registrations().await?;
         // Advance due checks.
         let now = self.clock.now();
         let claimed = self

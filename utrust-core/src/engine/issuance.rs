@@ -26,6 +26,9 @@ impl Engine {
     /// says why); [`Error::Transition`], [`Error::Conflict`].
     pub async fn issue(&self, id: ApplicationId, actor: Actor) -> Result<CertificateRecord> {
         let mut app = self.load_application(id).await?;
+        // Open case-file steps (documents, payment, confirmation) are named.
+        self.require_case_steps(&app, crate::domain::lifecycle::Step::Issuance, "issue")
+            .await?;
         // A wrong status is reported as such before anything else is looked at.
         crate::domain::lifecycle::transition(
             app.status,
@@ -91,6 +94,8 @@ impl Engine {
                 self.store
                     .complete_issuance(&app, &entry, reservation.id, &record)
                     .await?;
+                // Best effort: the check worker's sweep creates it if this fails.
+                let _ = self.open_esia_registration(&app).await;
                 if let (Some(renewed), true) = (&app.renews, service.revoke_superseded_on_renewal) {
                     self.supersede(renewed, &record.serial).await;
                 }

@@ -53,6 +53,12 @@ pub struct Engine {
     random: Arc<dyn Random>,
     notifier: Arc<dyn Notifier>,
     verifier: Option<Arc<dyn IdentityVerifier>>,
+    /// Case-file document content (see `engine::case`).
+    documents: Arc<dyn crate::ports::DocumentStore>,
+    /// Payment provider (see `engine::case`).
+    payments: Arc<dyn crate::ports::PaymentProvider>,
+    /// Verifier of detached signatures over case-file documents.
+    signature_verifier: Option<Arc<dyn crate::ports::signature::SignatureVerifier>>,
     check_timing: CheckTiming,
     reservation_ttl: time::Duration,
     crl_validity: time::Duration,
@@ -80,6 +86,9 @@ impl Engine {
             random,
             notifier: Arc::new(NullNotifier),
             verifier: None,
+            documents: Arc::new(crate::ports::MemoryDocumentStore::default()),
+            payments: Arc::new(crate::ports::ManualPayments),
+            signature_verifier: None,
             check_timing: CheckTiming::default(),
             reservation_ttl: time::Duration::minutes(10),
             crl_validity: time::Duration::days(1),

@@ -84,7 +84,6 @@ impl State {
 pub struct MemoryStore {
     state: Mutex<State>,
     devices: Mutex<devices::DeviceTables>,
-    #[allow(dead_code)] // until its store methods land
     case: Mutex<case::CaseTables>,
     #[allow(dead_code)] // until its store methods land
     accounts: Mutex<accounts::AccountTables>,

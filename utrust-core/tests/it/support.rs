@@ -162,6 +162,8 @@ pub fn application(
         reason: None,
         head_account_id: None,
         power_of_attorney: None,
+        payment: Default::default(),
+        esia_attempt: 0,
         created_at: t0(),
         updated_at: t0(),
     }

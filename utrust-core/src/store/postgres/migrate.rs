@@ -31,6 +31,16 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "devices",
         include_str!("../../../migrations/postgres/0004_devices.sql"),
     ),
+    (
+        5,
+        "case_file",
+        include_str!("../../../migrations/postgres/0005_case_file.sql"),
+    ),
+    (
+        6,
+        "accounts",
+        include_str!("../../../migrations/postgres/0006_accounts.sql"),
+    ),
 ];
 
 /// First key of the advisory lock (`utrust` migrations); the second is a hash of

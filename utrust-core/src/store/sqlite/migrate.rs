@@ -35,6 +35,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "devices",
         include_str!("../../../migrations/sqlite/0005_devices.sql"),
     ),
+    (
+        6,
+        "case_file",
+        include_str!("../../../migrations/sqlite/0006_case_file.sql"),
+    ),
+    (
+        7,
+        "accounts",
+        include_str!("../../../migrations/sqlite/0007_accounts.sql"),
+    ),
 ];
 
 impl SqliteStore {
