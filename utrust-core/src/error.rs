@@ -274,6 +274,7 @@ impl From<StoreError> for Error {
             | StoreError::CertificateVersionConflict { .. }
             | StoreError::CheckVersionConflict { .. }
             | StoreError::DeviceVersionConflict { .. }
+            | StoreError::AccountVersionConflict { .. }
             | StoreError::ReservationGone(_) => Self::Conflict,
             StoreError::Journal(j) => Self::Journal(j),
             StoreError::Quota(q) => Self::Quota(q),

@@ -15,7 +15,7 @@ pub mod signature;
 pub mod store;
 pub mod token;
 
-pub use account_store::AccountStore;
+pub use account_store::{AccountFilter, AccountStore};
 pub use ca::{
     CaError, CertificateAuthority, CrlEntry, CrlRequest, CsrRejection, IssueRequest,
     RequestInspector,

@@ -146,6 +146,13 @@ pub enum StoreError {
         /// The device.
         id: crate::domain::ids::DeviceId,
     },
+    /// Someone else changed the head account first (its stored `version` is not
+    /// exactly one less than the one written).
+    #[error("account {id} was changed concurrently")]
+    AccountVersionConflict {
+        /// The account.
+        id: crate::domain::ids::HeadAccountId,
+    },
     /// A crypto-means journal entry is out of order or lacks its document.
     #[error(transparent)]
     Journal(#[from] crate::domain::devices::JournalError),

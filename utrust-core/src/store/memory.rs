@@ -85,7 +85,6 @@ pub struct MemoryStore {
     state: Mutex<State>,
     devices: Mutex<devices::DeviceTables>,
     case: Mutex<case::CaseTables>,
-    #[allow(dead_code)] // until its store methods land
     accounts: Mutex<accounts::AccountTables>,
 }
 
