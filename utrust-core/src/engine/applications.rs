@@ -158,6 +158,13 @@ impl Engine {
             return Err(Error::invalid("organization.name", "must not be empty"));
         }
         let now = self.clock.now();
+        let power_of_attorney = self
+            .power_of_attorney_for(&service, &point, &new.account, &new.owner, now)
+            .await?;
+        let head_account_id = Some(
+            self.head_account_for(&new.account, &new.owner, &new.address, now)
+                .await?,
+        );
         let mut app = Application {
             id: ApplicationId::from_random_bytes(self.random_bytes()),
             version: 1,
@@ -181,8 +188,8 @@ impl Engine {
             renews,
             check_round: 0,
             reason: None,
-            head_account_id: None,
-            power_of_attorney: None,
+            head_account_id,
+            power_of_attorney,
             payment: Default::default(),
             esia_attempt: 0,
             created_at: now,
