@@ -558,13 +558,7 @@ pub struct DeviceType {
     pub areas: Vec<PinArea>,
 }
 
-fn area(
-    name: &str,
-    gost: bool,
-    admin: Option<&str>,
-    user: Option<&str>,
-    min: u8,
-) -> PinArea {
+fn area(name: &str, gost: bool, admin: Option<&str>, user: Option<&str>, min: u8) -> PinArea {
     PinArea {
         name: name.into(),
         gost,
@@ -995,6 +989,7 @@ pub fn check_secret_questions(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use time::macros::date;
@@ -1200,11 +1195,15 @@ mod tests {
         }
         let jacarta = &DeviceType::builtin()[1];
         assert_eq!(
-            jacarta.area_for(KeyAlgorithm::Gost2012_256).map(|a| a.name.as_str()),
+            jacarta
+                .area_for(KeyAlgorithm::Gost2012_256)
+                .map(|a| a.name.as_str()),
             Some("gost")
         );
         assert_eq!(
-            jacarta.area_for(KeyAlgorithm::EcdsaP256).map(|a| a.name.as_str()),
+            jacarta
+                .area_for(KeyAlgorithm::EcdsaP256)
+                .map(|a| a.name.as_str()),
             Some("pki")
         );
         let mut bad = rutoken();
@@ -1324,7 +1323,10 @@ mod tests {
             ("First pet?".to_owned(), Secret::new("Rex")),
         ];
         assert_eq!(check_secret_questions(&pairs, 2), Ok(()));
-        assert_eq!(check_secret_questions(&pairs, 3).unwrap_err().field, "questions");
+        assert_eq!(
+            check_secret_questions(&pairs, 3).unwrap_err().field,
+            "questions"
+        );
         let mut twice = pairs.clone();
         twice[1].0 = "Mother's maiden name?".into();
         assert_eq!(

@@ -171,7 +171,12 @@ pub fn owner_from_profile(
         &edits.birth_date,
         editable,
     )?;
-    let passport = merge("owner.passport", &profile.passport, &edits.passport, editable)?;
+    let passport = merge(
+        "owner.passport",
+        &profile.passport,
+        &edits.passport,
+        editable,
+    )?;
     let position = merge(
         "owner.position",
         &text(&profile.position),

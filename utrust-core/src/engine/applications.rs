@@ -78,6 +78,34 @@ impl Engine {
         renews: Option<SerialNumber>,
         actor: Actor,
     ) -> Result<Application> {
+        let (app, entry) = self.build_application(new, renews, actor).await?;
+        self.insert_built_application(&app, &entry).await?;
+        Ok(app)
+    }
+
+    /// Stores an application made by [`Engine::build_application`] and opens
+    /// its SMEV check round.
+    pub(super) async fn insert_built_application(
+        &self,
+        app: &Application,
+        entry: &HistoryEntry,
+    ) -> Result<()> {
+        self.store.insert_application(app, entry).await?;
+        // Best effort: the check worker's sweep creates the checks if this fails.
+        let _ = self.open_check_round(app).await;
+        Ok(())
+    }
+
+    /// Checks a new application against the service, the point and the
+    /// products and makes it (submitted, with its history entry) without
+    /// storing it, so that a caller (self-service device issuance) can do
+    /// work that may fail before anything is stored.
+    pub(super) async fn build_application(
+        &self,
+        new: NewApplication,
+        renews: Option<SerialNumber>,
+        actor: Actor,
+    ) -> Result<(Application, HistoryEntry)> {
         let service = self
             .store
             .service(new.service_id)
@@ -158,13 +186,6 @@ impl Engine {
             return Err(Error::invalid("organization.name", "must not be empty"));
         }
         let now = self.clock.now();
-        let power_of_attorney = self
-            .power_of_attorney_for(&service, &point, &new.account, &new.owner, now)
-            .await?;
-        let head_account_id = Some(
-            self.head_account_for(&new.account, &new.owner, &new.address, now)
-                .await?,
-        );
         let mut app = Application {
             id: ApplicationId::from_random_bytes(self.random_bytes()),
             version: 1,
@@ -188,18 +209,15 @@ impl Engine {
             renews,
             check_round: 0,
             reason: None,
-            head_account_id,
-            power_of_attorney,
+            head_account_id: None,
+            power_of_attorney: None,
             payment: Default::default(),
             esia_attempt: 0,
             created_at: now,
             updated_at: now,
         };
         let entry = app.apply(ApplicationEvent::Submit, actor, now, None)?;
-        self.store.insert_application(&app, &entry).await?;
-        // Best effort: the check worker's sweep creates the checks if this fails.
-        let _ = self.open_check_round(&app).await;
-        Ok(app)
+        Ok((app, entry))
     }
 
     /// An application.

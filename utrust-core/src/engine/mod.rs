@@ -53,6 +53,8 @@ pub struct Engine {
     random: Arc<dyn Random>,
     notifier: Arc<dyn Notifier>,
     verifier: Option<Arc<dyn IdentityVerifier>>,
+    /// Hardware tokens for self-service issuance (see `engine::devices`).
+    tokens: Option<Arc<dyn crate::ports::TokenProvider>>,
     /// Case-file document content (see `engine::case`).
     documents: Arc<dyn crate::ports::DocumentStore>,
     /// Payment provider (see `engine::case`).
@@ -86,6 +88,7 @@ impl Engine {
             random,
             notifier: Arc::new(NullNotifier),
             verifier: None,
+            tokens: None,
             documents: Arc::new(crate::ports::MemoryDocumentStore::default()),
             payments: Arc::new(crate::ports::ManualPayments),
             signature_verifier: None,
@@ -99,6 +102,13 @@ impl Engine {
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Gives the engine hardware tokens (self-service device issuance).
+    #[must_use]
+    pub fn with_tokens(mut self, tokens: Arc<dyn crate::ports::TokenProvider>) -> Self {
+        self.tokens = Some(tokens);
         self
     }
 

@@ -144,7 +144,13 @@ async fn device_types_and_policies_are_replaced_by_name(store: Dyn) {
     );
     assert_eq!(store.device_type("etoken").await.unwrap(), None);
     assert_eq!(
-        store.device_type("jacarta-2-pki-gost").await.unwrap().unwrap().areas.len(),
+        store
+            .device_type("jacarta-2-pki-gost")
+            .await
+            .unwrap()
+            .unwrap()
+            .areas
+            .len(),
         2
     );
 
@@ -162,7 +168,10 @@ async fn device_types_and_policies_are_replaced_by_name(store: Dyn) {
     let mut changed = policy.clone();
     changed.max_devices_per_user = 3;
     store.put_device_policy(&changed).await.unwrap();
-    assert_eq!(store.device_policy("staff").await.unwrap(), Some(changed.clone()));
+    assert_eq!(
+        store.device_policy("staff").await.unwrap(),
+        Some(changed.clone())
+    );
     assert_eq!(store.device_policies().await.unwrap(), vec![changed]);
     assert_eq!(store.device_policy("nobody").await.unwrap(), None);
 }
@@ -173,7 +182,16 @@ async fn policies_are_assigned_to_users_and_groups(store: Dyn) {
         .assign_device_policy(&PolicyTarget::User(u), Some("missing"))
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::NotFound { entity: "device policy", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            StoreError::NotFound {
+                entity: "device policy",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     for name in ["a", "b"] {
         store
             .put_device_policy(&DevicePolicy {
@@ -233,12 +251,18 @@ async fn secret_answers_are_replaced_as_a_whole(store: Dyn) {
     };
     let first = vec![answer("q1"), answer("q2"), answer("q3")];
     store.set_secret_answers(u, &first).await.unwrap();
-    store.set_secret_answers(other, &[answer("x")]).await.unwrap();
+    store
+        .set_secret_answers(other, &[answer("x")])
+        .await
+        .unwrap();
     assert_eq!(store.secret_answers(u).await.unwrap(), first);
     let second = vec![answer("q9"), answer("q8")];
     store.set_secret_answers(u, &second).await.unwrap();
     assert_eq!(store.secret_answers(u).await.unwrap(), second);
-    assert_eq!(store.secret_answers(other).await.unwrap(), vec![answer("x")]);
+    assert_eq!(
+        store.secret_answers(other).await.unwrap(),
+        vec![answer("x")]
+    );
 }
 
 async fn devices_keep_their_version_and_a_live_serial_is_unique(store: Dyn) {
@@ -274,7 +298,10 @@ async fn devices_keep_their_version_and_a_live_serial_is_unique(store: Dyn) {
     unknown2.version = 2;
     assert!(matches!(
         store.update_device(&unknown2, None).await.unwrap_err(),
-        StoreError::NotFound { entity: "device", .. }
+        StoreError::NotFound {
+            entity: "device",
+            ..
+        }
     ));
     // Withdrawn, the serial is free for a new record.
     let issued = step(&pending, DeviceEvent::IssuanceCompleted);

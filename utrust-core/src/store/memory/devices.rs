@@ -40,11 +40,7 @@ impl DeviceTables {
 
     fn check_journal(&self, id: DeviceId, entry: Option<&JournalEntry>) -> Result<(), StoreError> {
         if let Some(e) = entry {
-            let last = self
-                .journal
-                .get(&id)
-                .and_then(|j| j.last())
-                .map(|l| l.kind);
+            let last = self.journal.get(&id).and_then(|j| j.last()).map(|l| l.kind);
             journal_append(last, e)?;
         }
         Ok(())
@@ -219,7 +215,11 @@ impl DeviceStore for MemoryStore {
     }
 
     async fn device(&self, id: DeviceId) -> Result<Option<Device>, StoreError> {
-        Ok(self.device_tables().devices.get(&id).map(|(_, d)| d.clone()))
+        Ok(self
+            .device_tables()
+            .devices
+            .get(&id)
+            .map(|(_, d)| d.clone()))
     }
 
     async fn live_device_by_serial(&self, serial: &str) -> Result<Option<Device>, StoreError> {

@@ -54,7 +54,11 @@ async fn document<T: serde::de::DeserializeOwned>(
 }
 
 async fn upsert(s: &PgStore, sql: &'static str, key: String, json: String) -> PgResult<()> {
-    sqlx::query(sql).bind(key).bind(json).execute(&s.pool).await?;
+    sqlx::query(sql)
+        .bind(key)
+        .bind(json)
+        .execute(&s.pool)
+        .await?;
     Ok(())
 }
 
@@ -163,7 +167,11 @@ async fn update_device(
     append_journal(conn, device.id, journal).await
 }
 
-async fn assign(conn: &mut PgConnection, target: &PolicyTarget, policy: Option<&str>) -> PgResult<()> {
+async fn assign(
+    conn: &mut PgConnection,
+    target: &PolicyTarget,
+    policy: Option<&str>,
+) -> PgResult<()> {
     let (kind, key) = target_columns(target);
     match policy {
         Some(name) => {
@@ -199,7 +207,11 @@ async fn assign(conn: &mut PgConnection, target: &PolicyTarget, policy: Option<&
     Ok(())
 }
 
-async fn set_answers(conn: &mut PgConnection, user: UserId, answers: &[SecretAnswer]) -> PgResult<()> {
+async fn set_answers(
+    conn: &mut PgConnection,
+    user: UserId,
+    answers: &[SecretAnswer],
+) -> PgResult<()> {
     sqlx::query("DELETE FROM secret_answers WHERE user_id = $1")
         .bind(user.to_string())
         .execute(&mut *conn)

@@ -276,13 +276,15 @@ impl DeviceStore for SqliteStore {
                 .await
                 .map_err(db)?;
             for (i, a) in answers.iter().enumerate() {
-                sqlx::query("INSERT INTO secret_answers (user_id, position, data) VALUES (?, ?, ?)")
-                    .bind(user.to_string())
-                    .bind(i64::try_from(i).map_err(|e| StoreError::Backend(e.to_string()))?)
-                    .bind(to_json("secret answer", a)?)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                sqlx::query(
+                    "INSERT INTO secret_answers (user_id, position, data) VALUES (?, ?, ?)",
+                )
+                .bind(user.to_string())
+                .bind(i64::try_from(i).map_err(|e| StoreError::Backend(e.to_string()))?)
+                .bind(to_json("secret answer", a)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
             }
             Ok(())
         }
