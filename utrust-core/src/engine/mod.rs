@@ -34,6 +34,9 @@ use std::sync::Arc;
 
 pub use applications::NewApplication;
 pub use checks::{CheckRunStats, CheckTiming};
+pub use devices::{
+    DeviceIssueOutcome, DeviceIssueRequest, DeviceIssueStage, DeviceReport, RegisterDevice,
+};
 
 use crate::domain::application::Application;
 use crate::domain::ids::ApplicationId;
