@@ -266,12 +266,18 @@ pub async fn engine(config: &EngineConfig) -> Result<Engine, BootstrapError> {
             ));
         }
     };
+    // Signatures of case-file documents must chain to our CA.
+    let signatures = utrust_pki::CmsVerifier::new(&[ca.certificate_der()])?;
     Ok(Engine::new(
         store,
         Arc::new(ca),
         Arc::new(CsrInspector::new()),
         Arc::new(OsRandom::new()),
-    ))
+    )
+    .with_document_store(Arc::new(crate::documents::FsDocumentStore::new(
+        config.data_dir.join("documents"),
+    )))
+    .with_signature_verifier(Arc::new(signatures)))
 }
 
 /// The token provider for self-service issuance: the PKCS#11 module at

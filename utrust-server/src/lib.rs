@@ -10,6 +10,7 @@
 pub mod bootstrap;
 pub mod config;
 pub mod demo;
+pub mod documents;
 pub mod maintenance;
 pub mod metrics;
 pub mod notify;

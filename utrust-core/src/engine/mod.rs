@@ -33,6 +33,7 @@ mod recovery;
 use std::sync::Arc;
 
 pub use applications::NewApplication;
+pub use case::NewDocument;
 pub use checks::{CheckRunStats, CheckTiming};
 pub use devices::{
     DeviceIssueOutcome, DeviceIssueRequest, DeviceIssueStage, DeviceReport, RegisterDevice,

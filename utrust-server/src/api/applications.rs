@@ -182,7 +182,15 @@ pub async fn attach_csr(
 pub(super) async fn view(st: &AppState, app: &Application) -> Result<ApplicationOut, ApiError> {
     let history = st.engine.history(app.id).await?;
     let checks = st.engine.identity_checks(app.id).await?;
-    Ok(ApplicationOut::from_domain(app, Some(&history), &checks))
+    let mut out = ApplicationOut::from_domain(app, Some(&history), &checks);
+    // The case file (H3): payment and ЕСИА registration, where the service has them.
+    if app.plan.payment {
+        let service = st.engine.service(app.service_id).await?;
+        out.payment = super::case::PaymentOut::of(app, &service);
+    }
+    let esia = st.engine.esia_status(app).await?;
+    out.esia_registration = super::case::EsiaOut::of(app, esia.as_ref());
+    Ok(out)
 }
 
 /// `POST /applications/{id}/rerun-checks` `{"owner"?: {…}}`: after failed checks,
@@ -361,7 +369,9 @@ pub async fn certificate(
     Path(id): Path<String>,
 ) -> Result<Pem, ApiError> {
     let id = path_id::<ApplicationId>(&id, "application")?;
-    st.engine.visible_application(&who, id).await?;
+    let app = st.engine.visible_application(&who, id).await?;
+    // "Certificate available only after completion": withheld from the applicant.
+    st.engine.release_certificate_to(&who, &app).await?;
     let cert = st.engine.certificate_of(id).await?;
     Ok(Pem(utrust_pki::to_pem("CERTIFICATE", &cert.der)))
 }

@@ -125,6 +125,9 @@ pub async fn get(
 ) -> Result<Json<CertificateOut>, ApiError> {
     let serial = serial(&raw)?;
     let c = st.engine.visible_certificate(&who, &serial).await?;
+    // "Certificate available only after completion": withheld from the applicant.
+    let app = st.engine.application(c.application_id).await?;
+    st.engine.release_certificate_to(&who, &app).await?;
     let history = st.engine.certificate_history(&serial).await?;
     Ok(Json(CertificateOut::from_domain(&c, Some(&history))))
 }

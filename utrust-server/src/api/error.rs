@@ -18,6 +18,8 @@ pub struct ApiError {
     pub message: String,
     /// The input field at fault.
     pub field: Option<String>,
+    /// The missing requirements (with `requirements_missing`).
+    pub missing: Vec<String>,
 }
 
 /// The JSON body of every error response.
@@ -30,6 +32,11 @@ pub struct ErrorBody {
     /// The input field at fault (with `invalid_field` and some CSR errors).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// With `requirements_missing`: every requirement the action still needs,
+    /// e.g. `document:passport`, `signature:snils`, `payment`, `confirmation`,
+    /// `esia_registration`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 impl ApiError {
@@ -40,6 +47,7 @@ impl ApiError {
             code: code.to_owned(),
             message: message.into(),
             field: None,
+            missing: Vec::new(),
         }
     }
 
@@ -50,6 +58,7 @@ impl ApiError {
             code: "invalid_field".into(),
             message: message.into(),
             field: Some(field.to_owned()),
+            missing: Vec::new(),
         }
     }
 
@@ -77,12 +86,21 @@ impl From<Error> for ApiError {
             | "point_unavailable"
             | "bulk_not_allowed"
             | "ca_refused"
+            // The case file (H3): what the application still lacks.
+            | "requirements_missing"
+            | "certificate_withheld"
+            | "case_closed"
+            | "payment_refused"
             // Self-service devices (H2): the token's state, not the input.
             | "token_not_present"
             | "pin_locked"
             | "token_full"
             | "awaiting_decision" => StatusCode::CONFLICT,
-            "ca_unavailable" | "token_provider_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            "document_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+            "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "ca_unavailable" | "token_provider_unavailable" | "payment_unavailable" => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             "internal" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
@@ -97,6 +115,7 @@ impl From<Error> for ApiError {
             code: code.to_owned(),
             message,
             field: e.field(),
+            missing: e.missing(),
         }
     }
 }
@@ -115,6 +134,7 @@ impl IntoResponse for ApiError {
             error: self.code,
             message: self.message,
             field: self.field,
+            missing: self.missing,
         };
         let mut resp = (self.status, Json(body)).into_response();
         resp.extensions_mut().insert(code);

@@ -146,6 +146,26 @@ pub fn router(state: AppState) -> Router {
             "/applications/{id}/certificate",
             get(applications::certificate),
         )
+        // The case file (issue #8): documents up to 10 MiB.
+        .route(
+            "/applications/{id}/files",
+            post(case::upload).get(case::list).layer(DefaultBodyLimit::max(
+                utrust_core::domain::casefile::MAX_DOCUMENT_BYTES + 1,
+            )),
+        )
+        .route("/applications/{id}/files/{file_id}", get(case::download))
+        .route(
+            "/applications/{id}/files/{file_id}/signature",
+            post(case::sign),
+        )
+        .route("/applications/{id}/confirm", post(case::confirm))
+        .route("/applications/{id}/payment", post(case::payment))
+        .route("/applications/{id}/paid", post(case::paid))
+        .route(
+            "/applications/{id}/esia-registration",
+            post(case::esia_retry),
+        )
+        .route("/applications/{id}/complete", post(case::complete))
         .route("/certificates/{serial}", get(certificates::get))
         .route("/certificates/{serial}/revoke", post(certificates::revoke))
         .route(

@@ -15,7 +15,7 @@ use utoipa::openapi::{RefOr, Response, ResponseBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
 use super::error::ErrorBody;
-use super::{accounts, applications, bulk, catalog, certificates, lists, oids};
+use super::{accounts, applications, bulk, case, catalog, certificates, lists, oids};
 
 /// The document, built once.
 static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(ApiDoc::openapi);
@@ -51,10 +51,10 @@ fn describe(status: u16) -> &'static str {
         403 => "The caller lacks the permission (`forbidden`) or may not log in (`login_refused`)",
         404 => "No such object, or not visible to the caller (`not_found`)",
         409 => {
-            "Conflicts with the current state (`invalid_transition`, `quota_exhausted`, `quota_below_usage`, `duplicate`, `concurrent_modification`, `point_unavailable`, `ca_refused`)"
+            "Conflicts with the current state (`invalid_transition`, `quota_exhausted`, `quota_below_usage`, `duplicate`, `concurrent_modification`, `point_unavailable`, `ca_refused`; case file: `requirements_missing` with `missing`, `certificate_withheld`, `case_closed`, `payment_refused`)"
         }
-        413 => "Body over the size limit (`payload_too_large`)",
-        415 => "Body is not `application/json` (`unsupported_media_type`)",
+        413 => "Body over the size limit (`payload_too_large`, `document_too_large`)",
+        415 => "Body is not `application/json`, or a document's media type is not accepted (`unsupported_media_type`)",
         422 => "A value fails validation (`invalid_field` with `field`, `csr_*`)",
         500 => "Internal error (`internal`)",
         503 => "The CA is unavailable (`ca_unavailable`) or the request timed out (`timeout`)",
@@ -231,6 +231,15 @@ impl Modify for OptionalBodies {
         applications::rerun_checks,
         applications::accept_paper,
         applications::certificate,
+        case::upload,
+        case::list,
+        case::download,
+        case::sign,
+        case::confirm,
+        case::payment,
+        case::paid,
+        case::esia_retry,
+        case::complete,
         certificates::get,
         certificates::revoke,
         certificates::suspend,

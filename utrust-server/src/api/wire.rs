@@ -572,6 +572,12 @@ pub struct ApplicationOut {
     pub history: Option<Vec<HistoryOut>>,
     /// The current round of SMEV identity checks (empty when the service has none).
     pub checks: Vec<CheckOut>,
+    /// The payment (only for services with a price; not in listings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment: Option<super::case::PaymentOut>,
+    /// The ЕСИА registration (only for services that register; not in listings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub esia_registration: Option<super::case::EsiaOut>,
 }
 
 /// One identity check as the API shows it.
@@ -661,6 +667,8 @@ impl ApplicationOut {
             updated_at: rfc3339(a.updated_at),
             history: history.map(|h| h.iter().map(HistoryOut::from_domain).collect()),
             checks: checks.iter().map(CheckOut::from_domain).collect(),
+            payment: None,
+            esia_registration: None,
         }
     }
 }

@@ -485,6 +485,79 @@ const ROWS: &[Row] = &[
         "",
         "USSSSSNS",
     ),
+    // The case file (H3): files, signatures, confirmation, payment, ЕСИА,
+    // completion. `{file_id}` is a file of app_a. Upload needs the raw file:
+    // this JSON body is refused after the checks (`kind` missing).
+    r("POST", "/api/v1/applications/{id}/files", "app_a", "", "UOOOOFNN"),
+    r("POST", "/api/v1/applications/{id}/files", "app_b", "", "UOONNNON"),
+    r("POST", "/api/v1/applications/{id}/files", "app_own", "", "UOOOOFNO"),
+    r("GET", "/api/v1/applications/{id}/files", "app_a", "", "USSSSSNN"),
+    r("GET", "/api/v1/applications/{id}/files", "app_b", "", "USSNNNSN"),
+    r("GET", "/api/v1/applications/{id}/files", "app_own", "", "USSSSSNS"),
+    r(
+        "GET",
+        "/api/v1/applications/{id}/files/{file_id}",
+        "app_a",
+        "",
+        "USSSSSNN",
+    ),
+    // The file of app_a is not a file of app_b.
+    r(
+        "GET",
+        "/api/v1/applications/{id}/files/{file_id}",
+        "app_b",
+        "",
+        "UNNNNNNN",
+    ),
+    r(
+        "POST",
+        "/api/v1/applications/{id}/files/{file_id}/signature",
+        "app_a",
+        "",
+        "UOOOOFNN",
+    ),
+    r(
+        "POST",
+        "/api/v1/applications/{id}/files/{file_id}/signature",
+        "app_own",
+        "",
+        "UOOOOFNF",
+    ),
+    r("POST", "/api/v1/applications/{id}/confirm", "app_a", "", "UOOOOFNN"),
+    r("POST", "/api/v1/applications/{id}/confirm", "app_b", "", "UOONNNON"),
+    r("POST", "/api/v1/applications/{id}/confirm", "app_own", "", "UOOOOFNO"),
+    r(
+        "POST",
+        "/api/v1/applications/{id}/payment",
+        "app_a",
+        r#"{"method":"invoice"}"#,
+        "UOOOOFNN",
+    ),
+    r(
+        "POST",
+        "/api/v1/applications/{id}/payment",
+        "app_own",
+        r#"{"method":"invoice"}"#,
+        "UOOOOFNO",
+    ),
+    r("POST", "/api/v1/applications/{id}/paid", "app_a", "", "UOOOOFNN"),
+    r("POST", "/api/v1/applications/{id}/paid", "app_own", "", "UOOOOFNF"),
+    r(
+        "POST",
+        "/api/v1/applications/{id}/esia-registration",
+        "app_a",
+        "",
+        "UOOOOFNN",
+    ),
+    r(
+        "POST",
+        "/api/v1/applications/{id}/esia-registration",
+        "app_own",
+        "",
+        "UOOOOFNF",
+    ),
+    r("POST", "/api/v1/applications/{id}/complete", "app_b", "", "UOONNNON"),
+    r("POST", "/api/v1/applications/{id}/complete", "app_own", "", "UOOOOFNF"),
     // Certificates: visible with their application; changed with
     // manage_certificates.
     r(
@@ -781,7 +854,10 @@ impl World {
             format!("{}{}", row.template, self.fill(row.target))
         } else {
             let v = self.get(row.target);
-            row.template.replace("{id}", v).replace("{serial}", v)
+            row.template
+                .replace("{id}", v)
+                .replace("{serial}", v)
+                .replace("{file_id}", self.get("file_a"))
         }
     }
 
@@ -1068,6 +1144,18 @@ async fn world() -> World {
     let serial = issue(&w.api, &own).await;
     w.objects.insert("app_own", own);
     w.objects.insert("serial_own", serial);
+    // A file of app_a (the case file's routes).
+    let app_a = w.get("app_a").to_owned();
+    let r = w
+        .api
+        .post_raw(
+            &format!("/api/v1/applications/{app_a}/files?kind=passport&name=scan.pdf"),
+            "application/pdf",
+            b"%PDF-1.4 matrix".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    w.objects.insert("file_a", id(&r.json()));
     w
 }
 
