@@ -271,8 +271,10 @@ async fn serve(
         tracing::warn!("no --smev-url: the in-process SMEV simulator answers identity checks");
     }
     let tokens = bootstrap::token_provider(pkcs11_module.as_deref())?;
-    // H2: handed to the engine once `Engine::with_token_provider` lands (H1).
-    drop(tokens);
+    let engine = match tokens {
+        Some(tokens) => engine.with_tokens(tokens),
+        None => engine,
+    };
     let engine = engine
         .with_notifier(notifier)
         .with_identity_verifier(checks.verifier()?)

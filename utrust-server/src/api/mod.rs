@@ -174,6 +174,39 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/certificates/{serial}/resume", post(certificates::resume))
         .route("/certificates/{serial}/renew", post(certificates::renew))
+        .route(
+            "/me/devices",
+            get(devices::my_devices).post(devices::issue),
+        )
+        .route(
+            "/me/devices/{id}/continue",
+            post(devices::continue_issuance),
+        )
+        .route(
+            "/me/secret-questions",
+            get(devices::questions).put(devices::set_questions),
+        )
+        .route(
+            "/device-types",
+            post(devices::put_type).get(devices::types),
+        )
+        .route(
+            "/device-policies",
+            post(devices::put_policy).get(devices::policies),
+        )
+        .route(
+            "/device-policy-assignments",
+            post(devices::assign).get(devices::assignments),
+        )
+        .route(
+            "/users/{id}/profile",
+            get(devices::profile).put(devices::put_profile),
+        )
+        .route("/devices/{id}", get(devices::device))
+        .route("/devices/{id}/lost", post(devices::lost))
+        .route("/devices/{id}/broken", post(devices::broken))
+        .route("/devices/{id}/withdraw", post(devices::withdraw))
+        .route("/devices/{id}/destroy", post(devices::destroy))
         .fallback(not_found)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -15,7 +15,7 @@ use utoipa::openapi::{RefOr, Response, ResponseBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
 use super::error::ErrorBody;
-use super::{accounts, applications, bulk, case, catalog, certificates, lists, oids};
+use super::{accounts, applications, bulk, case, catalog, certificates, devices, lists, oids};
 
 /// The document, built once.
 static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(ApiDoc::openapi);
@@ -247,6 +247,24 @@ impl Modify for OptionalBodies {
         certificates::renew,
         certificates::ca_certificate,
         certificates::crl,
+        devices::my_devices,
+        devices::issue,
+        devices::continue_issuance,
+        devices::questions,
+        devices::set_questions,
+        devices::put_type,
+        devices::types,
+        devices::put_policy,
+        devices::policies,
+        devices::assign,
+        devices::assignments,
+        devices::put_profile,
+        devices::profile,
+        devices::device,
+        devices::lost,
+        devices::broken,
+        devices::withdraw,
+        devices::destroy,
     )
 )]
 struct ApiDoc;

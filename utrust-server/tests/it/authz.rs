@@ -679,6 +679,83 @@ const ROWS: &[Row] = &[
         r#"{"reason":"unspecified"}"#,
         "UNNNNNNN",
     ),
+    // Self-service devices: every signed-in user for themselves (the bootstrap
+    // token has no user: 403). Without a token provider (this world has none)
+    // issuing and continuing answer 422 `token_unsupported`; without a policy
+    // setting questions answers 422 naming `questions`.
+    r("GET", "/api/v1/me/devices", "", "", "UFSSSSSS"),
+    r(
+        "POST",
+        "/api/v1/me/devices",
+        "",
+        r#"{"token":"no-token","device_type":"softhsm2","template":"kep"}"#,
+        "UFOOOOOO",
+    ),
+    r(
+        "POST",
+        "/api/v1/me/devices/{id}/continue",
+        "missing_uuid",
+        r#"{"user_pin":"12345678"}"#,
+        "UFOOOOOO",
+    ),
+    r("GET", "/api/v1/me/secret-questions", "", "", "UFSSSSSS"),
+    r(
+        "PUT",
+        "/api/v1/me/secret-questions",
+        "",
+        r#"{"questions":[{"question":"q?","answer":"a"}]}"#,
+        "UFOOOOOO",
+    ),
+    // Device administration: manage_users.
+    r(
+        "POST",
+        "/api/v1/device-types",
+        "",
+        r#"{"name":"matrix-type","model":"m","areas":[{"name":"pki","min_user_pin_length":6}]}"#,
+        "UOOFFFFF",
+    ),
+    r("GET", "/api/v1/device-types", "", "", "UOOFFFFF"),
+    r(
+        "POST",
+        "/api/v1/device-policies",
+        "",
+        r#"{"name":"matrix-policy"}"#,
+        "UOOFFFFF",
+    ),
+    r("GET", "/api/v1/device-policies", "", "", "UOOFFFFF"),
+    r(
+        "POST",
+        "/api/v1/device-policy-assignments",
+        "",
+        r#"{"group":"matrix-group","policy":null}"#,
+        "UOOFFFFF",
+    ),
+    r("GET", "/api/v1/device-policy-assignments", "", "", "UOOFFFFF"),
+    r(
+        "PUT",
+        "/api/v1/users/{id}/profile",
+        "user_dave",
+        r#"{"surname":"Дейвов"}"#,
+        "UOOFFFFF",
+    ),
+    r("GET", "/api/v1/users/{id}/profile", "user_dave", "", "UOOFFFFF"),
+    r("GET", "/api/v1/devices/{id}", "missing_uuid", "", "UNNFFFFF"),
+    r("POST", "/api/v1/devices/{id}/lost", "missing_uuid", "", "UNNFFFFF"),
+    r("POST", "/api/v1/devices/{id}/broken", "missing_uuid", "", "UNNFFFFF"),
+    r(
+        "POST",
+        "/api/v1/devices/{id}/withdraw",
+        "missing_uuid",
+        r#"{"document":{"number":"1","date":"2026-01-01"}}"#,
+        "UNNFFFFF",
+    ),
+    r(
+        "POST",
+        "/api/v1/devices/{id}/destroy",
+        "missing_uuid",
+        r#"{"document":{"number":"1","date":"2026-01-01"}}"#,
+        "UNNFFFFF",
+    ),
     // Last: ends every principal's session (checked after the walk).
     r("DELETE", "/api/v1/sessions/current", "", "", "USSSSSSS"),
 ];

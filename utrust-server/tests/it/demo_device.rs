@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{skip_or_fail, tool_available};
+use crate::common::skip_or_fail;
 
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
@@ -50,7 +50,7 @@ fn the_demo_device_is_on_its_own_softhsm_token() {
         return;
     }
     for (cmd, arg) in [("pkcs11-tool", "--help"), ("openssl", "version")] {
-        if !tool_available(cmd, &[arg]) && skip_or_fail(&format!("{cmd} is not installed")) {
+        if !crate::devices::runs(cmd, arg) && skip_or_fail(&format!("{cmd} is not installed")) {
             return;
         }
     }

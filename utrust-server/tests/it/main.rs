@@ -12,6 +12,7 @@ mod csr;
 mod demo_device;
 mod demo_lifecycle;
 mod demo_openssl;
+mod devices;
 mod external;
 mod flow;
 mod lifecycle;
