@@ -67,6 +67,9 @@ fn the_demo_device_is_on_its_own_softhsm_token() {
     let serial = d["serial"].as_str().expect("serial");
     let key_id = d["key_id"].as_str().expect("key_id");
     assert!(pin.len() >= 6, "{d}");
+    // A device record of the engine's self-service issuance.
+    assert_eq!(d["status"], "issued", "{d}");
+    assert!(d["device_id"].as_str().is_some_and(|s| s.len() == 36), "{d}");
     let env = [("SOFTHSM2_CONF", conf)];
 
     // The token is listed with its serial; its objects need the PIN.
