@@ -149,6 +149,22 @@ impl Engine {
         Ok(account)
     }
 
+    /// Sets (or, with `None`, removes) an organization's power-of-attorney data;
+    /// applications already submitted keep their snapshot.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; storage errors.
+    pub async fn set_organization_attorney(
+        &self,
+        id: crate::domain::ids::OrganizationId,
+        attorney: Option<crate::domain::agents::AttorneyData>,
+    ) -> Result<crate::domain::agents::Organization> {
+        let mut org = self.organization(id).await?;
+        org.attorney = attorney;
+        self.store.update_organization(&org).await?;
+        Ok(org)
+    }
+
     /// The power-of-attorney document of an application, as HTML.
     ///
     /// # Errors

@@ -328,7 +328,10 @@ pub async fn download(
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", doc.sha256)) {
         h.insert(header::ETAG, v);
     }
-    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment"));
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment"),
+    );
     Ok(resp)
 }
 
@@ -411,8 +414,13 @@ pub async fn payment(
     let id = app_id(&id)?;
     st.engine.visible_application(&who, id).await?;
     applicant_or_processor(&st, &who)?;
-    let body: PaymentIn = parse_optional_body(body)?
-        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", "a JSON body {\"method\"} is required"))?;
+    let body: PaymentIn = parse_optional_body(body)?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "a JSON body {\"method\"} is required",
+        )
+    })?;
     let method = PaymentMethod::from_name(&body.method)
         .ok_or_else(|| ApiError::invalid("method", "expected card or invoice"))?;
     let app = st.engine.choose_payment(id, method, who.actor()).await?;

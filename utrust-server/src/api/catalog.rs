@@ -121,6 +121,11 @@ pub async fn create_organization(
     }
     o.comment = body.comment;
     o.blocked = body.blocked;
+    o.attorney = body
+        .attorney
+        .as_ref()
+        .map(super::head_accounts::AttorneyIn::to_domain)
+        .transpose()?;
     let o = st.engine.create_organization(o).await?;
     Ok((StatusCode::CREATED, Json(OrganizationOut::from_domain(&o))))
 }
@@ -150,17 +155,21 @@ pub async fn get_organization(
     path = "/api/v1/organizations/{id}",
     tag = "agents",
     params(("id" = uuid::Uuid, Path, description = "The organization's id (UUID)")),
-    request_body = wire::BlockPatch,
+    request_body = wire::OrganizationPatch,
     responses((status = 200, description = "The changed organization", body = OrganizationOut), WriteErrors),
 )]
 pub async fn patch_organization(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<wire::BlockPatch>,
+    ApiJson(body): ApiJson<wire::OrganizationPatch>,
 ) -> Result<Json<OrganizationOut>, ApiError> {
     st.engine.authorize(&who, Permission::ManageAgents)?;
     let id = path_id::<OrganizationId>(&id, "organization")?;
+    if let Some(a) = &body.attorney {
+        let data = a.to_domain()?;
+        st.engine.set_organization_attorney(id, Some(data)).await?;
+    }
     let o = match body.blocked {
         Some(b) => st.engine.set_organization_blocked(id, b).await?,
         None => st.engine.organization(id).await?,
@@ -431,6 +440,31 @@ pub async fn create_service(
                 ));
             }
         };
+    }
+    if let Some(scans) = &b.required_scans {
+        s.required_scans = scans
+            .iter()
+            .map(|k| {
+                utrust_core::domain::catalog::DocumentKind::from_name(k).ok_or_else(|| {
+                    ApiError::invalid(
+                        "required_scans",
+                        format!("{k}: expected passport, snils, power_of_attorney, application_form, signed_blank or additional"),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(t) = &b.attorney_type {
+        s.attorney_type = serde_json::from_value(serde_json::Value::String(t.clone()))
+            .map_err(|_| {
+                ApiError::invalid("attorney_type", "expected none, paper or machine_readable")
+            })?;
+    }
+    if let Some(d) = &b.credentials_delivery {
+        s.credentials_delivery = serde_json::from_value(serde_json::Value::String(d.clone()))
+            .map_err(|_| {
+                ApiError::invalid("credentials_delivery", "expected none, email, sms or print")
+            })?;
     }
     if let Some(kinds) = &b.card_payment {
         s.card_payment = wire::applicant_kinds("card_payment", kinds)?

@@ -166,6 +166,16 @@ pub fn router(state: AppState) -> Router {
             post(case::esia_retry),
         )
         .route("/applications/{id}/complete", post(case::complete))
+        // Head accounts and the power of attorney (issue #8).
+        .route("/accounts", get(head_accounts::list))
+        .route(
+            "/accounts/{id}",
+            get(head_accounts::get).patch(head_accounts::patch),
+        )
+        .route(
+            "/applications/{id}/power-of-attorney",
+            get(head_accounts::power_of_attorney),
+        )
         .route("/certificates/{serial}", get(certificates::get))
         .route("/certificates/{serial}/revoke", post(certificates::revoke))
         .route(

@@ -15,7 +15,9 @@ use utoipa::openapi::{RefOr, Response, ResponseBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
 use super::error::ErrorBody;
-use super::{accounts, applications, bulk, case, catalog, certificates, devices, lists, oids};
+use super::{
+    accounts, applications, bulk, case, catalog, certificates, devices, head_accounts, lists, oids,
+};
 
 /// The document, built once.
 static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(ApiDoc::openapi);
@@ -240,6 +242,10 @@ impl Modify for OptionalBodies {
         case::paid,
         case::esia_retry,
         case::complete,
+        head_accounts::list,
+        head_accounts::get,
+        head_accounts::patch,
+        head_accounts::power_of_attorney,
         certificates::get,
         certificates::revoke,
         certificates::suspend,

@@ -280,6 +280,10 @@ pub struct ServiceIn {
     pub card_payment: Option<Vec<String>>,
     pub domains: Option<Vec<String>>,
     pub ca: Option<String>,
+    /// The scan set needed to complete ("Состав скан-копий"): `passport`,
+    /// `snils`, `power_of_attorney`, `application_form`, `signed_blank`,
+    /// `additional`.
+    pub required_scans: Option<Vec<String>>,
 }
 
 /// Parses applicant kind names.

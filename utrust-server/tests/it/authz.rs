@@ -558,6 +558,34 @@ const ROWS: &[Row] = &[
     ),
     r("POST", "/api/v1/applications/{id}/complete", "app_b", "", "UOONNNON"),
     r("POST", "/api/v1/applications/{id}/complete", "app_own", "", "UOOOOFNF"),
+    // Head accounts (H4): staff with process_applications browse and edit them;
+    // applicants see nothing. The power of attorney exists only for corporate
+    // applications of a service with an attorney type (none here: 404).
+    r("GET", "/api/v1/accounts", "", "", "USSSSFSN"),
+    r("GET", "/api/v1/accounts", "?inn=500100732259", "", "USSSSFSN"),
+    r("GET", "/api/v1/accounts/{id}", "account_a", "", "USSSSFSN"),
+    r("GET", "/api/v1/accounts/{id}", "missing_uuid", "", "UNNNNFNN"),
+    r(
+        "PATCH",
+        "/api/v1/accounts/{id}",
+        "account_a",
+        r#"{"contacts":{"phone":"+7 495 000-00-00"}}"#,
+        "USSSSFSN",
+    ),
+    r(
+        "GET",
+        "/api/v1/applications/{id}/power-of-attorney",
+        "app_a",
+        "",
+        "UNNNNNNN",
+    ),
+    r(
+        "GET",
+        "/api/v1/applications/{id}/power-of-attorney",
+        "app_own",
+        "",
+        "UNNNNNNN",
+    ),
     // Certificates: visible with their application; changed with
     // manage_certificates.
     r(
@@ -1205,6 +1233,17 @@ async fn world() -> World {
         w.objects.insert(app_key, app);
         w.objects.insert(serial_key, serial);
     }
+    let shown = as_(
+        &w.api,
+        &admin(),
+        "GET",
+        &format!("/api/v1/applications/{}", w.get("app_a")),
+        &Value::Null,
+    )
+    .await
+    .json();
+    let account = shown["head_account_id"].as_str().expect("head account linked");
+    w.objects.insert("account_a", account.to_owned());
     let applicant = w.who("applicant").clone();
     let r = as_(
         &w.api,

@@ -5,9 +5,11 @@
 
 mod common;
 
+mod accounts;
 mod auth;
 mod authz;
 mod bulk;
+mod case_file;
 mod csr;
 mod demo_device;
 mod demo_lifecycle;
