@@ -284,6 +284,10 @@ pub struct ServiceIn {
     /// `snils`, `power_of_attorney`, `application_form`, `signed_blank`,
     /// `additional`.
     pub required_scans: Option<Vec<String>>,
+    /// The scan set needed to complete ("Состав скан-копий"): `passport`,
+    /// `snils`, `power_of_attorney`, `application_form`, `signed_blank`,
+    /// `additional`.
+    pub required_scans: Option<Vec<String>>,
 }
 
 /// Parses applicant kind names.

@@ -10,6 +10,7 @@ mod auth;
 mod authz;
 mod bulk;
 mod case_file;
+mod case_file;
 mod csr;
 mod demo_device;
 mod demo_lifecycle;
