@@ -471,19 +471,6 @@ pub async fn create_service(
             .into_iter()
             .collect();
     }
-    if let Some(scans) = &b.required_scans {
-        s.required_scans = scans
-            .iter()
-            .map(|k| {
-                utrust_core::domain::catalog::DocumentKind::from_name(k).ok_or_else(|| {
-                    ApiError::invalid(
-                        "required_scans",
-                        format!("{k}: expected passport, snils, power_of_attorney, application_form, signed_blank or additional"),
-                    )
-                })
-            })
-            .collect::<Result<_, _>>()?;
-    }
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = b.$f { s.$f = v; } )* };
     }

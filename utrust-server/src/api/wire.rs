@@ -95,6 +95,17 @@ pub struct OrganizationIn {
     pub comment: String,
     #[serde(default)]
     pub blocked: bool,
+    /// Power-of-attorney data ("Данные для доверенности").
+    pub attorney: Option<super::head_accounts::AttorneyIn>,
+}
+
+/// `PATCH /organizations/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationPatch {
+    pub blocked: Option<bool>,
+    /// Replaces the power-of-attorney data.
+    pub attorney: Option<super::head_accounts::AttorneyIn>,
 }
 
 /// `PATCH /organizations/{id}`, `PATCH /branches/{id}`.
@@ -284,10 +295,11 @@ pub struct ServiceIn {
     /// `snils`, `power_of_attorney`, `application_form`, `signed_blank`,
     /// `additional`.
     pub required_scans: Option<Vec<String>>,
-    /// The scan set needed to complete ("Состав скан-копий"): `passport`,
-    /// `snils`, `power_of_attorney`, `application_form`, `signed_blank`,
-    /// `additional`.
-    pub required_scans: Option<Vec<String>>,
+    /// Power-of-attorney type: `none`, `paper` or `machine_readable`.
+    pub attorney_type: Option<String>,
+    /// How client credentials are delivered ("Как отправлять данные клиента"):
+    /// `none`, `email`, `sms` or `print`.
+    pub credentials_delivery: Option<String>,
 }
 
 /// Parses applicant kind names.
@@ -586,6 +598,13 @@ pub struct ApplicationOut {
     /// The ЕСИА registration (only for services that register; not in listings).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub esia_registration: Option<super::case::EsiaOut>,
+    /// The head account found by INN (and KPP) at submission.
+    #[schema(format = Uuid)]
+    pub head_account_id: Option<String>,
+    /// The power of attorney (corporate applications of a service with an
+    /// attorney type).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub power_of_attorney: Option<super::head_accounts::PowerOfAttorneyOut>,
 }
 
 /// One identity check as the API shows it.
@@ -677,6 +696,11 @@ impl ApplicationOut {
             checks: checks.iter().map(CheckOut::from_domain).collect(),
             payment: None,
             esia_registration: None,
+            head_account_id: a.head_account_id.map(|h| h.to_string()),
+            power_of_attorney: a
+                .power_of_attorney
+                .as_ref()
+                .map(super::head_accounts::PowerOfAttorneyOut::from_domain),
         }
     }
 }
@@ -817,6 +841,8 @@ pub struct OrganizationOut {
     pub kind: String,
     pub blocked: bool,
     pub comment: String,
+    /// Power-of-attorney data, when set.
+    pub attorney: Option<super::head_accounts::AttorneyIn>,
 }
 
 impl OrganizationOut {
@@ -832,6 +858,10 @@ impl OrganizationOut {
             .to_owned(),
             blocked: o.blocked,
             comment: o.comment.clone(),
+            attorney: o
+                .attorney
+                .as_ref()
+                .map(super::head_accounts::AttorneyIn::from_domain),
         }
     }
 }

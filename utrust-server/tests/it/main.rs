@@ -10,7 +10,6 @@ mod auth;
 mod authz;
 mod bulk;
 mod case_file;
-mod case_file;
 mod csr;
 mod demo_device;
 mod demo_lifecycle;
