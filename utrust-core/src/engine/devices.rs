@@ -44,7 +44,8 @@ use crate::domain::revocation::{CertificateStatus, RevocationReason};
 use crate::domain::secret::Secret;
 use crate::engine::NewApplication;
 use crate::error::{Error, Result};
-use crate::ports::{PrepareToken, TokenError, TokenInitialization, TokenProvider};
+use crate::domain::identifiers::Email;
+use crate::ports::{Notification, PrepareToken, TokenError, TokenInitialization, TokenProvider};
 
 /// Longest token label PKCS#11 stores (`CK_TOKEN_INFO.label`, 32 bytes).
 const LABEL_BYTES: usize = 32;
@@ -96,6 +97,9 @@ pub struct DeviceIssueOutcome {
     pub user_pin: Option<Secret>,
     /// Who else should learn the generated PIN.
     pub pin_delivery: Option<PinDelivery>,
+    /// Where the generated PIN was mailed (the user or their manager, as the
+    /// policy says), if it was.
+    pub pin_sent_to: Option<Email>,
 }
 
 /// What happened to a device.
@@ -212,10 +216,16 @@ impl Engine {
     pub async fn put_device_policy(&self, policy: DevicePolicy) -> Result<DevicePolicy> {
         policy.validate()?;
         for (i, t) in policy.templates.iter().enumerate() {
-            if self.store.service(t.service_id).await?.is_none() {
+            let Some(service) = self.store.service(t.service_id).await? else {
                 return Err(Error::invalid(
                     format!("templates[{i}].service_id"),
                     "no such service",
+                ));
+            };
+            if t.qualified && policy.smev_for_qualified && service.smev_checks.is_empty() {
+                return Err(Error::invalid(
+                    format!("templates[{i}].service_id"),
+                    "the policy checks qualified templates in SMEV, and this service runs no SMEV check",
                 ));
             }
         }
@@ -674,19 +684,27 @@ impl Engine {
             }
         };
         let (device, stage) = self.advance_device(device, &pins.user_pin, actor).await?;
-        let (user_pin, pin_delivery) = if pins.generated {
-            (
-                Some(pins.user_pin),
-                policy.random_user_pin.map(|r| r.delivery),
-            )
+        let (user_pin, pin_delivery, pin_sent_to) = if pins.generated {
+            let delivery = policy.random_user_pin.map(|r| r.delivery);
+            let to = match delivery {
+                Some(PinDelivery::ShowAndMailUser) => profile.email.clone(),
+                Some(PinDelivery::ShowAndMailManager) => profile.manager_email.clone(),
+                _ => None,
+            };
+            let sent = match to {
+                Some(to) => self.mail_pin(to, &device, &pins.user_pin).await,
+                None => None,
+            };
+            (Some(pins.user_pin), delivery, sent)
         } else {
-            (None, None)
+            (None, None, None)
         };
         Ok(DeviceIssueOutcome {
             device,
             stage,
             user_pin,
             pin_delivery,
+            pin_sent_to,
         })
     }
 
@@ -730,8 +748,30 @@ impl Engine {
                 stage,
                 user_pin: None,
                 pin_delivery: None,
+                pin_sent_to: None,
             }),
         }
+    }
+
+    /// Mails a generated user PIN (the policy says so). Best effort: the PIN
+    /// was shown to the user anyway; `None` when delivery failed. The message
+    /// body is zeroised after sending.
+    async fn mail_pin(&self, to: Email, device: &Device, pin: &Secret) -> Option<Email> {
+        use zeroize::Zeroize;
+        let mut message = Notification {
+            to: to.clone(),
+            subject: format!("PIN of the device {}", device.name),
+            body: format!(
+                "The user PIN of the device \"{}\" (serial number {}) is {}.\n\
+                 Keep it secret; change it on first use.\n",
+                device.name,
+                device.serial,
+                pin.expose()
+            ),
+        };
+        let sent = self.notifier.send(&message).await.is_ok();
+        message.body.zeroize();
+        sent.then_some(to)
     }
 
     /// A device may be issued to `user` only if it is registered and not

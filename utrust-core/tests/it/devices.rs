@@ -430,3 +430,415 @@ async fn devices_are_listed_per_user_and_by_id(store: Dyn) {
     sorted.sort();
     assert_eq!(all, sorted);
 }
+
+// ---------------------------------------------------------------------------
+// Engine use cases that stop before any token is touched (the token paths are
+// tested on SoftHSM2 in utrust-device/tests/it/selfservice.rs).
+
+mod engine_before_the_token {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use async_trait::async_trait;
+    use utrust_core::domain::agents::{IssuingPoint, Organization, PointParent, UserAccount};
+    use utrust_core::domain::catalog::{Product, Service, SmevCheckKind};
+    use utrust_core::domain::certificate::IssuedCertificate;
+    use utrust_core::domain::devices::{
+        Device, DevicePolicy, DeviceStatus, DeviceTemplate, PolicyTarget, PolicyViolation,
+    };
+    use utrust_core::domain::ids::UserId;
+    use utrust_core::domain::quota::Allotment;
+    use utrust_core::domain::secret::Secret;
+    use utrust_core::engine::DeviceIssueRequest;
+    use utrust_core::ports::{
+        CaError, CertificateAuthority, IssueRequest, PrepareToken, PreparedToken, SeededRandom,
+        TokenError, TokenInfo, TokenProvider,
+    };
+    use utrust_core::{Engine, Error};
+
+    use crate::doubles::TestInspector;
+    use crate::support::{email, t0};
+
+    /// A CA these tests never reach.
+    struct Unreachable;
+
+    #[async_trait]
+    impl CertificateAuthority for Unreachable {
+        async fn issue(&self, _: IssueRequest) -> Result<IssuedCertificate, CaError> {
+            Err(CaError::Unavailable("not reached in these tests".into()))
+        }
+        fn ca_certificate_der(&self) -> Vec<u8> {
+            Vec::new()
+        }
+    }
+
+    /// Counts token calls: a policy refusal must come before any.
+    #[derive(Default)]
+    struct CountingTokens(AtomicU32);
+
+    #[async_trait]
+    impl TokenProvider for CountingTokens {
+        async fn tokens(&self) -> Result<Vec<TokenInfo>, TokenError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Vec::new())
+        }
+        async fn prepare(&self, job: PrepareToken) -> Result<PreparedToken, TokenError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err(TokenError::NotPresent(job.token))
+        }
+    }
+
+    struct W {
+        engine: Engine,
+        tokens: Arc<CountingTokens>,
+        user: UserId,
+        other: UserId,
+        service: Service,
+        smev_service: Service,
+        point: IssuingPoint,
+    }
+
+    async fn world() -> W {
+        let store = crate::support::memory().store;
+        let tokens = Arc::new(CountingTokens::default());
+        let engine = Engine::new(
+            store,
+            Arc::new(Unreachable),
+            Arc::new(TestInspector),
+            Arc::new(SeededRandom::new(11)),
+        )
+        .with_tokens(tokens.clone());
+        let product = engine
+            .create_product(Product::new("TOKEN", "Сертификат на токене"))
+            .await
+            .unwrap();
+        let org = engine
+            .create_organization(Organization::new("ООО «Ромашка»"))
+            .await
+            .unwrap();
+        let point = engine
+            .create_point(IssuingPoint::new(
+                PointParent::Organization(org.id),
+                "Поддержка",
+                email(),
+                Allotment::Unlimited,
+            ))
+            .await
+            .unwrap();
+        let mut service = Service::new("Сертификат сотрудника");
+        service.products = vec![product.id];
+        let service = engine.create_service(service).await.unwrap();
+        let mut smev = Service::new("Квалифицированный");
+        smev.products = vec![product.id];
+        smev.smev_checks = [SmevCheckKind::Snils].into_iter().collect();
+        let smev_service = engine.create_service(smev).await.unwrap();
+        let mut ids = Vec::new();
+        for (name, groups) in [("ivanov", vec!["staff"]), ("petrov", vec!["staff", "it"])] {
+            let u = engine
+                .create_user(UserAccount {
+                    id: UserId::from_random_bytes([0; 16]),
+                    username: name.into(),
+                    password_hash: String::new(),
+                    active: true,
+                    staff: false,
+                    superuser: false,
+                    groups: groups.into_iter().map(Into::into).collect(),
+                    permissions: vec![],
+                })
+                .await
+                .unwrap();
+            ids.push(u.id);
+        }
+        W {
+            engine,
+            tokens,
+            user: ids[0],
+            other: ids[1],
+            service,
+            smev_service,
+            point,
+        }
+    }
+
+    fn policy(name: &str, w: &W) -> DevicePolicy {
+        DevicePolicy {
+            name: name.into(),
+            self_issue_allowed: true,
+            secret_questions: 2,
+            secret_questions_required: true,
+            templates: vec![DeviceTemplate {
+                name: "personal".into(),
+                service_id: w.service.id,
+                qualified: false,
+            }],
+            point_id: Some(w.point.id),
+            ..DevicePolicy::default()
+        }
+    }
+
+    fn request(template: &str) -> DeviceIssueRequest {
+        DeviceIssueRequest {
+            token: "blank".into(),
+            device_type: "rutoken-ecp".into(),
+            template: template.into(),
+            name: None,
+            pins: vec![],
+            document: None,
+            owner: Default::default(),
+        }
+    }
+
+    fn pairs(n: usize) -> Vec<(String, Secret)> {
+        (0..n)
+            .map(|i| (format!("Question {i}?"), Secret::new(format!("Answer {i}"))))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn policies_are_validated_and_resolved_user_first() {
+        let w = world().await;
+        let mut bad = policy("bad", &w);
+        bad.templates[0].service_id =
+            utrust_core::domain::ids::ServiceId::from_random_bytes([9; 16]);
+        let err = w.engine.put_device_policy(bad).await.unwrap_err();
+        assert_eq!(err.field().as_deref(), Some("templates[0].service_id"));
+        let mut smev = policy("smev", &w);
+        smev.smev_for_qualified = true;
+        smev.templates[0].qualified = true;
+        let err = w.engine.put_device_policy(smev.clone()).await.unwrap_err();
+        assert_eq!(
+            err.field().as_deref(),
+            Some("templates[0].service_id"),
+            "{err}"
+        );
+        smev.templates[0].service_id = w.smev_service.id;
+        w.engine.put_device_policy(smev).await.unwrap();
+        let mut no_point = policy("no-point", &w);
+        no_point.point_id = None;
+        let err = w.engine.put_device_policy(no_point).await.unwrap_err();
+        assert_eq!(err.field().as_deref(), Some("point_id"));
+
+        w.engine
+            .put_device_policy(policy("staff", &w))
+            .await
+            .unwrap();
+        let mut it = policy("it", &w);
+        it.max_devices_per_user = 3;
+        w.engine.put_device_policy(it).await.unwrap();
+        w.engine
+            .assign_device_policy(PolicyTarget::Group("it".into()), Some("it"))
+            .await
+            .unwrap();
+        w.engine
+            .assign_device_policy(PolicyTarget::Group("staff".into()), Some("staff"))
+            .await
+            .unwrap();
+        let name = |p: Option<DevicePolicy>| p.map(|p| p.name);
+        assert_eq!(
+            name(w.engine.device_policy_for(w.user).await.unwrap()).as_deref(),
+            Some("staff")
+        );
+        // petrov is in staff first, then it.
+        assert_eq!(
+            name(w.engine.device_policy_for(w.other).await.unwrap()).as_deref(),
+            Some("staff")
+        );
+        w.engine
+            .assign_device_policy(PolicyTarget::User(w.other), Some("it"))
+            .await
+            .unwrap();
+        assert_eq!(
+            name(w.engine.device_policy_for(w.other).await.unwrap()).as_deref(),
+            Some("it")
+        );
+        // Built-in device types are there unless replaced.
+        let types = w.engine.device_types().await.unwrap();
+        assert!(types.iter().any(|t| t.name == "rutoken-ecp"));
+        assert_eq!(
+            w.engine.device_type("rutoken-ecp").await.unwrap().areas[0]
+                .default_user_pin
+                .as_deref(),
+            Some("12345678")
+        );
+    }
+
+    #[tokio::test]
+    async fn secret_answers_are_counted_and_stored_as_argon2_hashes() {
+        let w = world().await;
+        let err = w
+            .engine
+            .set_secret_questions(w.user, pairs(2))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.field().as_deref(),
+            Some("questions"),
+            "no policy: {err}"
+        );
+        w.engine
+            .put_device_policy(policy("staff", &w))
+            .await
+            .unwrap();
+        w.engine
+            .assign_device_policy(PolicyTarget::Group("staff".into()), Some("staff"))
+            .await
+            .unwrap();
+        let err = w
+            .engine
+            .set_secret_questions(w.user, pairs(3))
+            .await
+            .unwrap_err();
+        assert_eq!(err.field().as_deref(), Some("questions"));
+        w.engine
+            .set_secret_questions(w.user, pairs(2))
+            .await
+            .unwrap();
+        let stored = w.engine.store().secret_answers(w.user).await.unwrap();
+        assert_eq!(stored.len(), 2);
+        for (i, s) in stored.iter().enumerate() {
+            assert!(s.answer_hash.starts_with("$argon2id$"), "{}", s.answer_hash);
+            assert!(!s.answer_hash.contains(&format!("Answer {i}")));
+            assert!(
+                !s.answer_hash
+                    .to_lowercase()
+                    .contains(&format!("answer {i}"))
+            );
+        }
+        assert_ne!(stored[0].answer_hash, stored[1].answer_hash);
+        assert_eq!(
+            w.engine.secret_questions(w.user).await.unwrap(),
+            ["Question 0?", "Question 1?"]
+        );
+        let ok = [Secret::new("  answer 0 "), Secret::new("ANSWER 1")];
+        assert!(w.engine.verify_secret_answers(w.user, &ok).await.unwrap());
+        let wrong = [Secret::new("answer 0"), Secret::new("answer 2")];
+        assert!(
+            !w.engine
+                .verify_secret_answers(w.user, &wrong)
+                .await
+                .unwrap()
+        );
+        // Changing them replaces both.
+        let new = vec![
+            ("Город рождения?".to_owned(), Secret::new("Тверь")),
+            ("Любимая книга?".to_owned(), Secret::new("Идиот")),
+        ];
+        w.engine.set_secret_questions(w.user, new).await.unwrap();
+        assert_eq!(
+            w.engine.secret_questions(w.user).await.unwrap(),
+            ["Город рождения?", "Любимая книга?"]
+        );
+        assert!(!w.engine.verify_secret_answers(w.user, &ok).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_policy_refuses_before_any_token_call() {
+        let w = world().await;
+        // No token provider at all.
+        let bare = Engine::new(
+            w.engine.store().clone(),
+            Arc::new(Unreachable),
+            Arc::new(TestInspector),
+            Arc::new(SeededRandom::new(3)),
+        );
+        let err = bare
+            .issue_device(w.user, request("personal"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "token_unsupported");
+
+        // No policy: self-issue is not allowed.
+        let err = w
+            .engine
+            .issue_device(w.user, request("personal"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::DevicePolicy(PolicyViolation::SelfIssueNotAllowed)
+        );
+        w.engine
+            .put_device_policy(policy("staff", &w))
+            .await
+            .unwrap();
+        w.engine
+            .assign_device_policy(PolicyTarget::User(w.user), Some("staff"))
+            .await
+            .unwrap();
+        let err = w
+            .engine
+            .issue_device(w.user, request("other"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::DevicePolicy(PolicyViolation::SecretQuestionsMissing { required: 2 })
+        );
+        w.engine
+            .set_secret_questions(w.user, pairs(2))
+            .await
+            .unwrap();
+        let err = w
+            .engine
+            .issue_device(w.user, request("other"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::DevicePolicy(PolicyViolation::TemplateNotOffered("other".into()))
+        );
+        assert_eq!(err.field().as_deref(), Some("template"));
+        // The directory lacks the owner's data: named, before the token.
+        let err = w
+            .engine
+            .issue_device(w.user, request("personal"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.field().as_deref(), Some("owner.surname"), "{err}");
+        let mut unknown_type = request("personal");
+        unknown_type.device_type = "etoken".into();
+        let err = w
+            .engine
+            .issue_device(w.user, unknown_type)
+            .await
+            .unwrap_err();
+        assert_eq!(err.field().as_deref(), Some("device_type"));
+        // The user already holds the one device the policy allows.
+        let held = Device {
+            id: utrust_core::domain::ids::DeviceId::from_random_bytes([7; 16]),
+            version: 1,
+            user_id: Some(w.user),
+            device_type: "rutoken-ecp".into(),
+            serial: "0a0b0c0d".into(),
+            name: "old".into(),
+            model: "Rutoken ECP".into(),
+            status: DeviceStatus::Issued,
+            template: None,
+            application_id: None,
+            key_id: None,
+            csr_der: None,
+            document: None,
+            certificates: vec![],
+            created_at: t0(),
+            updated_at: t0(),
+        };
+        w.engine.store().insert_device(&held, None).await.unwrap();
+        let err = w
+            .engine
+            .issue_device(w.user, request("personal"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::DevicePolicy(PolicyViolation::TooManyDevices { max: 1 })
+        );
+        assert_eq!(w.tokens.0.load(Ordering::SeqCst), 0, "no token call");
+        assert!(
+            w.engine
+                .list_applications(&Default::default(), None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

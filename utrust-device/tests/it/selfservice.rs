@@ -600,3 +600,85 @@ fn token_errors_leave_the_device_record_unchanged() {
         assert_eq!(err.field().as_deref(), Some("token"), "{err}");
     });
 }
+
+/// Keeps the messages the engine sends.
+#[derive(Default)]
+struct Outbox(std::sync::Mutex<Vec<utrust_core::ports::Notification>>);
+
+#[async_trait::async_trait]
+impl utrust_core::ports::Notifier for Outbox {
+    async fn send(
+        &self,
+        message: &utrust_core::ports::Notification,
+    ) -> Result<(), utrust_core::ports::NotifyError> {
+        self.0.lock().unwrap().push(message.clone());
+        Ok(())
+    }
+}
+
+#[test]
+fn a_rejected_request_gives_the_device_back() {
+    let Some(env) = isolated("selfservice::a_rejected_request_gives_the_device_back") else {
+        return;
+    };
+    let dir = env.dir.clone();
+    let module = env.module();
+    let serial = blank_token(&module, "blank");
+    let ca = ca();
+    runtime().block_on(async {
+        let outbox = Arc::new(Outbox::default());
+        let engine = engine(&dir.join("utrust.db"), &ca)
+            .await
+            .with_notifier(outbox.clone());
+        let w = world(&engine, true).await;
+        answer_questions(&engine, w.user).await;
+        // The generated PIN also goes to the manager.
+        let mut policy = engine.device_policy("staff").await.unwrap();
+        if let Some(rule) = policy.random_user_pin.as_mut() {
+            rule.delivery = PinDelivery::ShowAndMailManager;
+        }
+        engine.put_device_policy(policy).await.unwrap();
+        let mut profile = engine.user_profile(w.user).await.unwrap();
+        profile.manager_email = Some(Email::parse("boss@example.ru").unwrap());
+        engine.put_user_profile(profile).await.unwrap();
+
+        let outcome = engine.issue_device(w.user, request("blank")).await.unwrap();
+        let pin = outcome.user_pin.clone().unwrap();
+        assert_eq!(
+            outcome.pin_sent_to.as_ref().map(Email::as_str),
+            Some("boss@example.ru")
+        );
+        {
+            let sent = outbox.0.lock().unwrap();
+            assert_eq!(sent.len(), 1);
+            assert_eq!(sent[0].to.as_str(), "boss@example.ru");
+            assert!(sent[0].body.contains(pin.expose()));
+            assert!(!sent[0].subject.contains(pin.expose()));
+        }
+        let DeviceIssueStage::AwaitingDecision { application, .. } = outcome.stage else {
+            panic!("{:?}", outcome.stage);
+        };
+        engine
+            .reject(
+                application,
+                Actor::Admin("ca-operator".into()),
+                "documents do not match".into(),
+            )
+            .await
+            .unwrap();
+        let err = engine
+            .continue_device_issuance(w.user, outcome.device.id, pin)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "issuance_refused");
+        let device = engine.device(outcome.device.id).await.unwrap();
+        assert_eq!(device.status, DeviceStatus::Registered);
+        assert_eq!(device.serial, serial);
+        assert_eq!(device.key_id, None);
+        // The same token may be issued again.
+        let again = engine.issue_device(w.user, request(&serial)).await.unwrap();
+        assert_eq!(again.device.id, device.id);
+        assert_eq!(again.device.status, DeviceStatus::Pending);
+        assert_ne!(again.device.application_id, Some(application));
+    });
+}
