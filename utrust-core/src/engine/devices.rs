@@ -37,6 +37,7 @@ use crate::domain::devices::{
     PolicyViolation, SecretAnswer, assigned_policy, check_secret_questions, normalize_answer,
     random_pin, resolve_pins,
 };
+use crate::domain::identifiers::Email;
 use crate::domain::ids::{ApplicationId, DeviceId, UserId};
 use crate::domain::lifecycle::ApplicationStatus;
 use crate::domain::profile::{OwnerEdits, UserProfile, owner_from_profile};
@@ -44,7 +45,6 @@ use crate::domain::revocation::{CertificateStatus, RevocationReason};
 use crate::domain::secret::Secret;
 use crate::engine::NewApplication;
 use crate::error::{Error, Result};
-use crate::domain::identifiers::Email;
 use crate::ports::{Notification, PrepareToken, TokenError, TokenInitialization, TokenProvider};
 
 /// Longest token label PKCS#11 stores (`CK_TOKEN_INFO.label`, 32 bytes).
@@ -956,6 +956,42 @@ impl Engine {
         device.apply(event, self.clock.now())?;
         device.version += 1;
         self.store.update_device(&device, None).await?;
+        Ok(device)
+    }
+
+    /// Records that an issued device was installed (put into use) — the
+    /// journal's "installed" entry with its document and a note (who, where,
+    /// hardware numbers). The status stays `Issued`.
+    ///
+    /// # Errors
+    /// [`Error::DeviceTransition`] unless the device is `Issued`;
+    /// [`Error::Journal`] (order, missing number); [`Error::NotFound`].
+    pub async fn record_installation(
+        &self,
+        id: DeviceId,
+        document: AccountingDocument,
+        note: String,
+        actor: Actor,
+    ) -> Result<Device> {
+        let mut device = self.device(id).await?;
+        if device.status != DeviceStatus::Issued {
+            return Err(crate::domain::devices::DeviceTransitionError {
+                from: device.status,
+                event: DeviceEvent::IssuanceCompleted,
+            }
+            .into());
+        }
+        let now = self.clock.now();
+        device.version += 1;
+        device.updated_at = now;
+        let entry = JournalEntry {
+            kind: JournalKind::Installed,
+            document,
+            actor,
+            at: now,
+            note,
+        };
+        self.store.update_device(&device, Some(&entry)).await?;
         Ok(device)
     }
 

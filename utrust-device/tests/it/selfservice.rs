@@ -384,6 +384,18 @@ fn self_service_issuance_on_softhsm() {
         );
         assert!(!ok, "{text}");
 
+        // Installed at the user's workplace (journal only; still issued).
+        let installed = engine
+            .record_installation(
+                device.id,
+                document(),
+                "workstation WS-17, installed by support".into(),
+                Actor::Admin("support".into()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(installed.status, DeviceStatus::Issued);
+
         // Lost: the certificate is revoked with keyCompromise, the device is lost.
         let lost = engine
             .report_device(
@@ -418,6 +430,7 @@ fn self_service_issuance_on_softhsm() {
             [
                 JournalKind::Received,
                 JournalKind::Issued,
+                JournalKind::Installed,
                 JournalKind::Withdrawn
             ]
         );
