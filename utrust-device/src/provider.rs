@@ -1,5 +1,5 @@
 //! Self-service issuance on a PKCS#11 token: the two token steps of the core's
-//! [`TokenProvider`](utrust_core::ports::TokenProvider) port.
+//! [`TokenProvider`] port.
 //!
 //! 1. [`Pkcs11Module::prepare_token`]: find the token by serial number or
 //!    label; either initialise it (`C_InitToken` with the admin/SO PIN and a

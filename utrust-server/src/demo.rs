@@ -221,7 +221,7 @@ pub struct DemoSummary {
 #[serde(untagged)]
 pub enum DemoDevice {
     /// Issued.
-    Issued(DemoIssuedDevice),
+    Issued(Box<DemoIssuedDevice>),
     /// Not issued.
     Skipped {
         /// Why (e.g. SoftHSM2 is not installed).
@@ -565,7 +565,7 @@ async fn issue_device(
         .as_ref()
         .map(|p| p.expose().to_owned())
         .unwrap_or_default();
-    Ok(DemoDevice::Issued(DemoIssuedDevice {
+    Ok(DemoDevice::Issued(Box::new(DemoIssuedDevice {
         module: module.clone(),
         softhsm2_conf: conf.clone(),
         token_label,
@@ -576,7 +576,7 @@ async fn issue_device(
         status: format!("{:?}", device.status).to_lowercase(),
         certificate_serial: certificate.to_string(),
         certificate: path,
-    }))
+    })))
 }
 
 /// Runs the demo in `dir`; the device goes where `device` says.

@@ -30,6 +30,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start-up: the size of the `serve` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the HTTP API.
@@ -277,6 +279,7 @@ async fn serve(
     };
     let engine = engine
         .with_notifier(notifier)
+        .with_status_notifications(true)
         .with_identity_verifier(checks.verifier()?)
         .with_check_timing(checks.timing());
     let check_worker = tokio::spawn(maintenance::run_checks_forever(

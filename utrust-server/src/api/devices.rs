@@ -336,7 +336,7 @@ pub struct DeviceTypeIo {
 }
 
 impl DeviceTypeIo {
-    fn to_domain(self) -> DeviceType {
+    fn into_domain(self) -> DeviceType {
         DeviceType {
             name: self.name,
             model: self.model,
@@ -456,7 +456,7 @@ fn from_wire<T: serde::de::DeserializeOwned>(field: &str, s: &str) -> Result<T, 
 }
 
 impl DevicePolicyIo {
-    fn to_domain(self) -> Result<DevicePolicy, ApiError> {
+    fn into_domain(self) -> Result<DevicePolicy, ApiError> {
         let random_user_pin = match self.random_user_pin {
             None => None,
             Some(r) => Some(RandomPin {
@@ -851,7 +851,7 @@ pub async fn put_type(
     ApiJson(body): ApiJson<DeviceTypeIo>,
 ) -> Result<(StatusCode, Json<DeviceTypeIo>), ApiError> {
     st.engine.authorize(&who, Permission::ManageUsers)?;
-    let t = st.engine.put_device_type(body.to_domain()).await?;
+    let t = st.engine.put_device_type(body.into_domain()).await?;
     Ok((StatusCode::CREATED, Json(DeviceTypeIo::from_domain(&t))))
 }
 
@@ -888,7 +888,7 @@ pub async fn put_policy(
     ApiJson(body): ApiJson<DevicePolicyIo>,
 ) -> Result<(StatusCode, Json<DevicePolicyIo>), ApiError> {
     st.engine.authorize(&who, Permission::ManageUsers)?;
-    let p = st.engine.put_device_policy(body.to_domain()?).await?;
+    let p = st.engine.put_device_policy(body.into_domain()?).await?;
     Ok((StatusCode::CREATED, Json(DevicePolicyIo::from_domain(&p))))
 }
 
