@@ -161,6 +161,9 @@ pub enum Error {
     /// The payment provider refused or failed.
     #[error(transparent)]
     Payment(#[from] crate::ports::PaymentError),
+    /// A message that must reach someone (a mailed device PIN) was not delivered.
+    #[error(transparent)]
+    Notify(#[from] crate::ports::NotifyError),
     /// The application changed concurrently; reload and retry.
     #[error("the application was changed concurrently; retry")]
     Conflict,
@@ -214,6 +217,7 @@ impl Error {
             Self::BulkNotAllowed { .. } => "bulk_not_allowed",
             Self::Forbidden { .. } => "forbidden",
             Self::LoginRefused(_) => "login_refused",
+            Self::Notify(_) => "notification_failed",
             Self::Storage(_) => "internal",
         }
     }

@@ -93,6 +93,7 @@ impl Engine {
         self.store.insert_application(app, entry).await?;
         // Best effort: the check worker's sweep creates the checks if this fails.
         let _ = self.open_check_round(app).await;
+        self.announce_submission(app, entry).await;
         Ok(())
     }
 
@@ -186,6 +187,13 @@ impl Engine {
             return Err(Error::invalid("organization.name", "must not be empty"));
         }
         let now = self.clock.now();
+        let power_of_attorney = self
+            .power_of_attorney_for(&service, &point, &new.account, &new.owner, now)
+            .await?;
+        let head_account_id = Some(
+            self.head_account_for(&new.account, &new.owner, &new.address, now)
+                .await?,
+        );
         let mut app = Application {
             id: ApplicationId::from_random_bytes(self.random_bytes()),
             version: 1,
@@ -209,8 +217,8 @@ impl Engine {
             renews,
             check_round: 0,
             reason: None,
-            head_account_id: None,
-            power_of_attorney: None,
+            head_account_id,
+            power_of_attorney,
             payment: Default::default(),
             esia_attempt: 0,
             created_at: now,
@@ -298,6 +306,7 @@ impl Engine {
         app.version += 1;
         let entry = app.apply(ApplicationEvent::CsrAccepted, actor, self.clock.now(), None)?;
         self.store.update_application(&app, Some(&entry)).await?;
+        self.announce_transition(&app, &entry).await;
         Ok(app)
     }
 
@@ -312,6 +321,7 @@ impl Engine {
         app.version += 1;
         let entry = app.apply(event, actor, self.clock.now(), reason)?;
         self.store.update_application(&app, Some(&entry)).await?;
+        self.announce_transition(&app, &entry).await;
         Ok(app)
     }
 

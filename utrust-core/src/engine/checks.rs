@@ -162,7 +162,10 @@ impl Engine {
         app.version += 1;
         let entry = app.apply(event, Actor::System, self.clock.now(), reason)?;
         match self.store.update_application(&app, Some(&entry)).await {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                self.announce_transition(&app, &entry).await;
+                Ok(true)
+            }
             // Someone else moved it first (another worker, an agent).
             Err(e) => match Error::from(e) {
                 Error::Conflict => Ok(false),
@@ -306,6 +309,7 @@ impl Engine {
             Some(format!("round {}", app.check_round)),
         )?;
         self.store.update_application(&app, Some(&entry)).await?;
+        self.announce_transition(&app, &entry).await;
         // Best effort: the worker's sweep creates them if this fails.
         let _ = self.open_check_round(&app).await;
         Ok(app)
@@ -334,6 +338,7 @@ impl Engine {
             Some(reason),
         )?;
         self.store.update_application(&app, Some(&entry)).await?;
+        self.announce_transition(&app, &entry).await;
         Ok(app)
     }
 }

@@ -94,6 +94,7 @@ impl Engine {
                 self.store
                     .complete_issuance(&app, &entry, reservation.id, &record)
                     .await?;
+                self.announce_transition(&app, &entry).await;
                 // Best effort: the check worker's sweep creates it if this fails.
                 let _ = self.open_esia_registration(&app).await;
                 if let (Some(renewed), true) = (&app.renews, service.revoke_superseded_on_renewal) {
@@ -116,6 +117,7 @@ impl Engine {
                 self.store
                     .abort_issuance(&app, &entry, reservation.id)
                     .await?;
+                self.announce_transition(&app, &entry).await;
                 Err(Error::Ca(ca_error))
             }
         }

@@ -22,6 +22,7 @@ mod agents;
 mod case;
 mod devices;
 mod head_accounts;
+mod notifications;
 mod applications;
 pub mod bulk;
 mod certificates;
@@ -65,6 +66,8 @@ pub struct Engine {
     payments: Arc<dyn crate::ports::PaymentProvider>,
     /// Verifier of detached signatures over case-file documents.
     signature_verifier: Option<Arc<dyn crate::ports::signature::SignatureVerifier>>,
+    /// Send status-change notices (see `engine::notifications`).
+    status_notices: bool,
     check_timing: CheckTiming,
     reservation_ttl: time::Duration,
     crl_validity: time::Duration,
@@ -96,6 +99,7 @@ impl Engine {
             documents: Arc::new(crate::ports::MemoryDocumentStore::default()),
             payments: Arc::new(crate::ports::ManualPayments),
             signature_verifier: None,
+            status_notices: false,
             check_timing: CheckTiming::default(),
             reservation_ttl: time::Duration::minutes(10),
             crl_validity: time::Duration::days(1),
@@ -120,6 +124,15 @@ impl Engine {
     #[must_use]
     pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
         self.notifier = notifier;
+        self
+    }
+
+    /// Sends a notice of every status change to the certificate owner and the
+    /// employees with notifications on (off by default; the reference server
+    /// turns it on). Client data on submission follows the service either way.
+    #[must_use]
+    pub fn with_status_notifications(mut self, on: bool) -> Self {
+        self.status_notices = on;
         self
     }
 

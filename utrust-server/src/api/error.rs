@@ -98,7 +98,10 @@ impl From<Error> for ApiError {
             | "awaiting_decision" => StatusCode::CONFLICT,
             "document_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
             "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "ca_unavailable" | "token_provider_unavailable" | "payment_unavailable" => {
+            "ca_unavailable"
+            | "token_provider_unavailable"
+            | "payment_unavailable"
+            | "notification_failed" => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             "internal" => StatusCode::INTERNAL_SERVER_ERROR,

@@ -19,6 +19,7 @@ mod external;
 mod flow;
 mod lifecycle;
 mod multi_server;
+mod notifications;
 mod ops;
 mod quota;
 mod reminders;
