@@ -842,3 +842,59 @@ mod engine_before_the_token {
         );
     }
 }
+
+/// The SQL stores refuse to change or delete journal entries, whoever asks.
+mod journal_is_append_only {
+    use super::*;
+    use utrust_core::ports::DeviceStore;
+
+    async fn journalled(store: &dyn Store) -> Device {
+        let d = device(Some(user()), "append-only");
+        store
+            .insert_device(&d, Some(&entry(JournalKind::Received)))
+            .await
+            .unwrap();
+        d
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = utrust_core::store::SqliteStore::open(&dir.path().join("j.db"))
+            .await
+            .unwrap();
+        let d = journalled(&store).await;
+        for sql in [
+            "UPDATE device_journal SET kind = 'destroyed'",
+            "DELETE FROM device_journal",
+        ] {
+            let err = sqlx::query(sql).execute(store.pool()).await.unwrap_err();
+            assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+        }
+        assert_eq!(store.device_journal(d.id).await.unwrap().len(), 1);
+    }
+
+    #[cfg(feature = "postgres")]
+    #[tokio::test]
+    async fn on_postgres() {
+        let Some(base) = crate::support::postgres_url() else {
+            return;
+        };
+        let schema = crate::support::PgSchema::create(&base).await;
+        let store = utrust_core::store::PgStore::connect(&schema.url())
+            .await
+            .unwrap();
+        let d = journalled(&store).await;
+        for sql in [
+            "UPDATE device_journal SET kind = 'destroyed'",
+            "DELETE FROM device_journal",
+        ] {
+            let err = sqlx::query(sql).execute(store.pool()).await.unwrap_err();
+            assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+        }
+        assert_eq!(store.device_journal(d.id).await.unwrap().len(), 1);
+        drop(store);
+        drop(schema);
+    }
+}
