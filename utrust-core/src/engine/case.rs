@@ -366,7 +366,14 @@ impl Engine {
             .into_iter()
             .take_while(|s| *s != target)
             .collect();
-        if steps.is_empty() {
+        // Only a status that is a step of this application's plan waits for it
+        // (otherwise the state machine's own refusal stands).
+        let waiting = match app.status {
+            ApplicationStatus::AwaitingDocuments => Step::Documents,
+            ApplicationStatus::AwaitingPayment => Step::Payment,
+            _ => Step::Confirmation,
+        };
+        if steps.first() != Some(&waiting) {
             return Ok(());
         }
         let service = self.service(app.service_id).await?;

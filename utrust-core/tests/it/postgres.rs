@@ -115,11 +115,11 @@ async fn concurrent_start_migrates_once() {
         stores.push(t.await.unwrap().unwrap());
     }
     for s in &stores {
-        assert_eq!(s.schema_version().await.unwrap(), 3);
+        assert_eq!(s.schema_version().await.unwrap(), 6);
     }
     // Reconnecting to a migrated schema changes nothing.
     let again = PgStore::connect(&schema.url()).await.unwrap();
-    assert_eq!(again.schema_version().await.unwrap(), 3);
+    assert_eq!(again.schema_version().await.unwrap(), 6);
     for s in &stores {
         s.close().await;
     }

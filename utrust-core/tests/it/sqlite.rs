@@ -8,6 +8,9 @@ use utrust_core::store::SqliteStore;
 
 use crate::support::*;
 
+/// The number of embedded SQLite migrations (`migrations/sqlite/`): 0001–0007.
+const SQLITE_SCHEMA: i64 = 7;
+
 #[tokio::test]
 async fn data_survives_reopening_and_migrations_are_idempotent() {
     let dir = tempfile::tempdir().unwrap();
@@ -22,7 +25,7 @@ async fn data_survives_reopening_and_migrations_are_idempotent() {
     );
     {
         let store = SqliteStore::open(&path).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 4);
+        assert_eq!(store.schema_version().await.unwrap(), SQLITE_SCHEMA);
         store.insert_organization(&org).await.unwrap();
         store.insert_point(&pt).await.unwrap();
         store
@@ -38,7 +41,7 @@ async fn data_survives_reopening_and_migrations_are_idempotent() {
         store.close().await;
     }
     let store = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 4);
+    assert_eq!(store.schema_version().await.unwrap(), SQLITE_SCHEMA);
     assert_eq!(store.organization(org.id).await.unwrap(), Some(org));
     let p = store.point(pt.id).await.unwrap().unwrap();
     assert_eq!((p.limit.issued, p.limit.reserved), (0, 1));
@@ -51,7 +54,7 @@ async fn data_survives_reopening_and_migrations_are_idempotent() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 4);
+    assert_eq!(applied, SQLITE_SCHEMA);
 }
 
 #[tokio::test]
@@ -120,7 +123,7 @@ async fn counters_in_columns_are_authoritative() {
 #[tokio::test]
 async fn connect_accepts_urls() {
     let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 4);
+    assert_eq!(store.schema_version().await.unwrap(), SQLITE_SCHEMA);
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("x.db").display());
     let store = SqliteStore::connect(&url).await.unwrap();
@@ -199,7 +202,7 @@ async fn version_1_certificates_and_reservations_survive_migration_2() {
     }
 
     let store = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 4);
+    assert_eq!(store.schema_version().await.unwrap(), SQLITE_SCHEMA);
     let mut want = valid.clone();
     want.products = vec![];
     assert_eq!(
