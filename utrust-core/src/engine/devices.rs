@@ -568,12 +568,6 @@ impl Engine {
         intent.min_pin_length = area.min_user_pin_length;
         policy.check(&intent)?;
 
-        // A device known to the system must be free for this user.
-        let known = self.store.live_device_by_serial(req.token.trim()).await?;
-        if let Some(d) = &known {
-            Self::check_free(d, user)?;
-        }
-
         let initialize = policy.initialize_on_issue;
         let generated = match (initialize, policy.random_user_pin) {
             (true, Some(rule)) => Some(self.generate_pin(rule)),
@@ -609,6 +603,30 @@ impl Engine {
             address: Address::default(),
             renewal_notice: false,
         };
+        // A device known to the system must be free for this user — checked
+        // before the token is touched (initialising wipes it), whether the
+        // token is named by serial or by label.
+        let wanted = req.token.trim();
+        let present = tokens.tokens().await?;
+        let mut serials: Vec<String> = match present.iter().find(|t| t.serial == wanted) {
+            Some(t) => vec![t.serial.clone()],
+            None => present
+                .iter()
+                .filter(|t| t.label.trim() == wanted)
+                .map(|t| t.serial.clone())
+                .collect(),
+        };
+        if serials.is_empty() {
+            serials.push(wanted.to_owned());
+        }
+        let mut known = None;
+        for serial in &serials {
+            if let Some(d) = self.store.live_device_by_serial(serial).await? {
+                Self::check_free(&d, user)?;
+                known.get_or_insert(d);
+            }
+        }
+
         let actor = Actor::User(user);
         let (app, entry) = self.build_application(new, None, actor.clone()).await?;
         let request_template = self.template_of(&app).await?;

@@ -611,6 +611,18 @@ fn token_errors_leave_the_device_record_unchanged() {
             .await
             .unwrap_err();
         assert_eq!(err.field().as_deref(), Some("token"), "{err}");
+        // Named by its label, it is refused before the token is touched: the
+        // certificate is still there.
+        let err = engine
+            .issue_device(w.user, request("Токен Иванова"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.field().as_deref(), Some("token"), "{err}");
+        let pin = Pin::new(outcome.user_pin.clone().unwrap().expose());
+        let session = module.session(&serial).unwrap();
+        session.login_user(&pin).unwrap();
+        assert_eq!(session.certificates().unwrap().len(), 1);
+        session.logout().unwrap();
     });
 }
 
