@@ -654,51 +654,69 @@ impl Engine {
         }
         self.insert_built_application(&app, &entry).await?;
         let now = self.clock.now();
-        let device = match known {
-            Some(mut d) => {
-                d.user_id = Some(user);
-                d.name = label;
-                d.model = prepared.model.clone();
-                d.device_type = device_type.name.clone();
-                d.template = Some(template.name.clone());
-                d.application_id = Some(app.id);
-                d.key_id = Some(hex(&prepared.key_id));
-                d.csr_der = Some(prepared.csr_der.clone());
-                d.document = req.document.clone();
-                d.apply(DeviceEvent::RequestSent, now)?;
-                d.version += 1;
-                self.store.update_device(&d, None).await?;
-                d
-            }
-            None => {
-                let mut d = Device {
-                    id: DeviceId::from_random_bytes(self.random_bytes()),
-                    version: 1,
-                    user_id: Some(user),
-                    device_type: device_type.name.clone(),
-                    serial: prepared.serial.clone(),
-                    name: label,
-                    model: prepared.model.clone(),
-                    status: DeviceStatus::Registered,
-                    template: Some(template.name.clone()),
-                    application_id: Some(app.id),
-                    key_id: Some(hex(&prepared.key_id)),
-                    csr_der: Some(prepared.csr_der.clone()),
-                    document: req.document.clone(),
-                    certificates: Vec::new(),
-                    created_at: now,
-                    updated_at: now,
-                };
-                d.apply(DeviceEvent::RequestSent, now)?;
-                let received = req.document.clone().map(|document| JournalEntry {
-                    kind: JournalKind::Received,
-                    document,
-                    actor: actor.clone(),
-                    at: now,
-                    note: "received at self-service issuance".into(),
-                });
-                self.store.insert_device(&d, received.as_ref()).await?;
-                d
+        let written: Result<Device> = async {
+            Ok(match known {
+                Some(mut d) => {
+                    d.user_id = Some(user);
+                    d.name = label;
+                    d.model = prepared.model.clone();
+                    d.device_type = device_type.name.clone();
+                    d.template = Some(template.name.clone());
+                    d.application_id = Some(app.id);
+                    d.key_id = Some(hex(&prepared.key_id));
+                    d.csr_der = Some(prepared.csr_der.clone());
+                    d.document = req.document.clone();
+                    d.apply(DeviceEvent::RequestSent, now)?;
+                    d.version += 1;
+                    self.store.update_device(&d, None).await?;
+                    d
+                }
+                None => {
+                    let mut d = Device {
+                        id: DeviceId::from_random_bytes(self.random_bytes()),
+                        version: 1,
+                        user_id: Some(user),
+                        device_type: device_type.name.clone(),
+                        serial: prepared.serial.clone(),
+                        name: label,
+                        model: prepared.model.clone(),
+                        status: DeviceStatus::Registered,
+                        template: Some(template.name.clone()),
+                        application_id: Some(app.id),
+                        key_id: Some(hex(&prepared.key_id)),
+                        csr_der: Some(prepared.csr_der.clone()),
+                        document: req.document.clone(),
+                        certificates: Vec::new(),
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    d.apply(DeviceEvent::RequestSent, now)?;
+                    let received = req.document.clone().map(|document| JournalEntry {
+                        kind: JournalKind::Received,
+                        document,
+                        actor: actor.clone(),
+                        at: now,
+                        note: "received at self-service issuance".into(),
+                    });
+                    self.store.insert_device(&d, received.as_ref()).await?;
+                    d
+                }
+            })
+        }
+        .await;
+        let device = match written {
+            Ok(d) => d,
+            Err(e) => {
+                // Nothing may point at a device that was not written: withdraw
+                // the application (best effort; the error that matters is `e`).
+                let _ = self
+                    .cancel(
+                        app.id,
+                        Actor::System,
+                        format!("the device record could not be written: {e}"),
+                    )
+                    .await;
+                return Err(e);
             }
         };
         let (device, stage) = self.advance_device(device, &pins.user_pin, actor).await?;
