@@ -707,3 +707,48 @@ fn a_rejected_request_gives_the_device_back() {
         assert_ne!(again.device.application_id, Some(application));
     });
 }
+
+#[test]
+fn without_initialisation_the_user_pin_logs_in() {
+    let Some(env) = isolated("selfservice::without_initialisation_the_user_pin_logs_in") else {
+        return;
+    };
+    let dir = env.dir.clone();
+    let module = env.module();
+    let serial = blank_token(&module, "blank");
+    let ca = ca();
+    runtime().block_on(async {
+        let engine = engine(&dir.join("utrust.db"), &ca).await;
+        let w = world(&engine, false).await;
+        answer_questions(&engine, w.user).await;
+        let mut policy = engine.device_policy("staff").await.unwrap();
+        policy.initialize_on_issue = false;
+        engine.put_device_policy(policy).await.unwrap();
+
+        // A wrong current user PIN: refused by the token, nothing stored.
+        let mut wrong = request("blank");
+        wrong.pins = vec![AreaPins {
+            area: String::new(),
+            admin_pin: None,
+            user_pin: Some(Secret::new("11112222")),
+        }];
+        let err = engine.issue_device(w.user, wrong).await.unwrap_err();
+        assert_eq!(err.code(), "pin_incorrect", "{err:?}");
+        assert!(engine.devices_of(w.user).await.unwrap().is_empty());
+
+        // An empty PIN falls back to the type's factory user PIN; no PIN is
+        // generated (the random rule applies only when initialising).
+        let outcome = engine.issue_device(w.user, request("blank")).await.unwrap();
+        assert_eq!(outcome.user_pin, None);
+        assert_eq!(outcome.device.status, DeviceStatus::Issued);
+        assert_eq!(outcome.device.serial, serial);
+        // Not re-initialised: the label is the one it was delivered with.
+        check_token(
+            &dir,
+            "blank",
+            FACTORY_USER,
+            &outcome.device.key_id.clone().unwrap(),
+            &ca,
+        );
+    });
+}
