@@ -10,7 +10,8 @@
 
 use axum::Extension;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -31,7 +32,7 @@ use zeroize::Zeroizing;
 
 use super::catalog::{body_id, path_id};
 use super::json::ApiJson;
-use super::openapi::{ActionErrors, ReadErrors, WriteErrors};
+use super::openapi::{ActionErrors, ListErrors, ReadErrors, WriteErrors};
 use super::wire::{Page, PassportIn, rfc3339};
 use super::{ApiError, AppState};
 
@@ -1113,4 +1114,84 @@ pub async fn destroy(
     let doc = body.document.to_domain("document")?;
     let d = st.engine.destroy_device(id, doc, who.actor()).await?;
     Ok(Json(DeviceOut::from_domain(&d)))
+}
+
+/// `POST /me/devices/{id}/lost`: the user reports their own device lost; its
+/// certificates are revoked (keyCompromise).
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/devices/{id}/lost",
+    tag = "devices",
+    params(("id" = uuid::Uuid, Path, description = "The device's id (UUID)")),
+    responses((status = 200, description = "Marked lost", body = DeviceOut), ActionErrors),
+)]
+pub async fn my_device_lost(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<DeviceOut>, ApiError> {
+    let id = path_id::<DeviceId>(&id, "device")?;
+    let user = me(&who)?;
+    let d = st
+        .engine
+        .report_device(
+            id,
+            DeviceReport::Lost,
+            false,
+            utrust_core::domain::application::Actor::User(user),
+        )
+        .await?;
+    Ok(Json(DeviceOut::from_domain(&d)))
+}
+
+/// `GET /devices?after=&limit=`: every device, ordered by id (`next` is the
+/// cursor of the following page).
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices",
+    tag = "devices",
+    params(("after" = Option<uuid::Uuid>, Query, description = "Cursor: the `next` of the previous page"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)")),
+    responses((status = 200, description = "A page of devices", body = Page<DeviceOut>), ListErrors),
+)]
+pub async fn list(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    query: Result<Query<std::collections::BTreeMap<String, String>>, QueryRejection>,
+) -> Result<Json<Page<DeviceOut>>, ApiError> {
+    st.engine.authorize(&who, Permission::ManageUsers)?;
+    let Query(q) =
+        query.map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", r.body_text()))?;
+    let mut after = None;
+    let mut limit = 50u32;
+    for (k, v) in &q {
+        match k.as_str() {
+            "after" => after = Some(body_id::<DeviceId>(v, "after")?),
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=500).contains(n))
+                    .ok_or_else(|| ApiError::invalid("limit", "1..=500"))?;
+            }
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_body",
+                    format!("unknown query parameter `{other}`"),
+                ));
+            }
+        }
+    }
+    // One more than asked tells whether there is a next page.
+    let mut page = st.engine.list_devices(after, limit + 1).await?;
+    let next = if page.len() > limit as usize {
+        page.truncate(limit as usize);
+        page.last().map(|d| d.id.to_string())
+    } else {
+        None
+    };
+    Ok(Json(Page {
+        items: page.iter().map(DeviceOut::from_domain).collect(),
+        next,
+    }))
 }

@@ -95,7 +95,9 @@ impl From<Error> for ApiError {
             | "token_not_present"
             | "pin_locked"
             | "token_full"
-            | "awaiting_decision" => StatusCode::CONFLICT,
+            | "awaiting_decision"
+            | "issuance_refused"
+            | "journal_out_of_order" => StatusCode::CONFLICT,
             "document_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
             "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "ca_unavailable"

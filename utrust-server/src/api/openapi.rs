@@ -271,6 +271,8 @@ impl Modify for OptionalBodies {
         devices::broken,
         devices::withdraw,
         devices::destroy,
+        devices::my_device_lost,
+        devices::list,
     )
 )]
 struct ApiDoc;

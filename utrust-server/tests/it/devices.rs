@@ -680,6 +680,60 @@ fn self_service_issuance_over_http() {
         200,
     );
     assert_eq!(cert["status"], "revoked", "{cert}");
+    // End of life in the crypto-means journal, each act with its document.
+    let act = json!({"document": {"number": "АКТ-7", "date": "2026-11-26"}});
+    let w1 = expect(
+        port,
+        "POST",
+        &format!("/api/v1/devices/{device_id}/withdraw"),
+        ADMIN,
+        Some(&act),
+        200,
+    );
+    assert_eq!(w1["status"], "withdrawn", "{w1}");
+    let d1 = expect(
+        port,
+        "POST",
+        &format!("/api/v1/devices/{device_id}/destroy"),
+        ADMIN,
+        Some(&act),
+        200,
+    );
+    assert_eq!(d1["status"], "destroyed", "{d1}");
+    let (s, e) = http(
+        port,
+        "POST",
+        &format!("/api/v1/devices/{device_id}/withdraw"),
+        ADMIN,
+        Some(&act),
+    );
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (409, Some("invalid_transition")),
+        "{e}"
+    );
+    let detail = expect(
+        port,
+        "GET",
+        &format!("/api/v1/devices/{device_id}"),
+        ADMIN,
+        None,
+        200,
+    );
+    let kinds: Vec<&str> = detail["journal"]
+        .as_array()
+        .expect("journal")
+        .iter()
+        .filter_map(|j| j["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds[kinds.len() - 2..],
+        ["withdrawn", "destroyed"],
+        "{detail}"
+    );
+    let all = expect(port, "GET", "/api/v1/devices?limit=10", ADMIN, None, 200);
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(1), "{all}");
+    assert_eq!(all["next"], Value::Null);
 
     let _ = &w.point;
     let _ = &w.user_id;
@@ -793,5 +847,27 @@ fn two_stage_issuance_survives_a_restart() {
     let key_id = done["key_id"].as_str().expect("key id").to_owned();
     let label = hsm_label(&hsm, done["serial"].as_str().expect("serial"));
     assert_on_token(&hsm, srv.port, &label, &pin, &key_id);
+    // The user reports it lost: the certificate is revoked.
+    let lost = expect(
+        srv.port,
+        "POST",
+        &format!("/api/v1/me/devices/{device_id}/lost"),
+        &w.user_token,
+        None,
+        200,
+    );
+    assert_eq!(lost["status"], "lost", "{lost}");
+    let serial = lost["certificates"][0]
+        .as_str()
+        .expect("certificate serial");
+    let cert = expect(
+        srv.port,
+        "GET",
+        &format!("/api/v1/certificates/{serial}"),
+        ADMIN,
+        None,
+        200,
+    );
+    assert_eq!(cert["status"], "revoked", "{cert}");
     assert_not_logged(&log, &[&pin, "Тверь-на-Волге", "86420975"]);
 }
