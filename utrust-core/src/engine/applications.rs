@@ -194,6 +194,9 @@ impl Engine {
             self.head_account_for(&new.account, &new.owner, &new.address, now)
                 .await?,
         );
+        let client_account = self
+            .client_account_for(&service, &new.owner, &actor)
+            .await?;
         let mut app = Application {
             id: ApplicationId::from_random_bytes(self.random_bytes()),
             version: 1,
@@ -209,7 +212,7 @@ impl Engine {
             manager: None,
             user: match &actor {
                 Actor::User(u) => Some(*u),
-                _ => None,
+                _ => client_account,
             },
             renewal_notice: new.renewal_notice,
             csr_der: None,

@@ -347,6 +347,39 @@ fn the_sink_receives_exactly_the_promised_messages_and_no_secret() {
     assert_eq!(client_data[0].0, owner);
     assert!(client_data[0].2.contains(&id(&app)));
     assert!(client_data[0].2.contains("Данные клиенту по почте"));
+    // The client data carries the applicant's login and a password that works.
+    let body = &client_data[0].2;
+    assert!(body.contains(&format!("Логин: {owner}")), "{body}");
+    let password = body
+        .lines()
+        .find_map(|l| l.strip_prefix("Пароль: "))
+        .expect("a password line")
+        .trim()
+        .to_owned();
+    assert_eq!(password.len(), 12);
+    let (status, session) = http(
+        port,
+        "POST",
+        "/api/v1/sessions",
+        Some(&json!({"username": owner, "password": password})),
+        "",
+    );
+    assert!((200..300).contains(&status), "login: {status} {session}");
+    let token = session["token"].as_str().expect("session token").to_owned();
+    let (status, mine) = http(
+        port,
+        "GET",
+        &format!("/api/v1/applications/{}", id(&app)),
+        None,
+        &token,
+    );
+    assert_eq!(status, 200, "{mine}");
+    assert_eq!(mine["status"], "issued");
+    // The password is in that one message only.
+    assert_eq!(
+        got.iter().filter(|(_, _, b)| b.contains(&password)).count(),
+        1
+    );
     let issued: Vec<_> = got
         .iter()
         .filter(|(_, s, _)| s.ends_with(": issued"))
