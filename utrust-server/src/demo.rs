@@ -104,11 +104,17 @@ pub enum DeviceSetup {
 /// [`DemoError::ModuleMissing`] when an explicit `module` does not exist;
 /// [`DemoError::Io`] when `dir` cannot be made absolute.
 pub fn device_setup(dir: &Path, module: Option<&Path>) -> Result<DeviceSetup, DemoError> {
+    device_setup_with(dir, module, Path::new(utrust_device::SOFTHSM2_MODULE))
+}
+
+/// [`device_setup`] with `default` as the module used when none is given.
+fn device_setup_with(
+    dir: &Path,
+    module: Option<&Path>,
+    default: &Path,
+) -> Result<DeviceSetup, DemoError> {
     let explicit = module.is_some();
-    let module = module.map_or_else(
-        || PathBuf::from(utrust_device::SOFTHSM2_MODULE),
-        Path::to_owned,
-    );
+    let module = module.unwrap_or(default).to_owned();
     if !module.exists() {
         if explicit {
             return Err(DemoError::ModuleMissing(module));
@@ -859,5 +865,57 @@ pub fn print_human(s: &DemoSummary) {
             );
         }
         DemoDevice::Skipped { skipped } => println!("  device: skipped ({skipped})"),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_device_is_skipped_only_when_the_default_module_is_missing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let missing = tmp.path().join("libsofthsm2.so");
+        // A fresh machine: no SoftHSM2 at the default path → skipped, with why.
+        match device_setup_with(tmp.path(), None, &missing).unwrap() {
+            DeviceSetup::Skipped(reason) => {
+                assert!(reason.contains("libsofthsm2.so"), "{reason}");
+                assert!(reason.contains("apt install softhsm2"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A module the operator names must exist.
+        assert!(matches!(
+            device_setup_with(tmp.path(), Some(&missing), &missing),
+            Err(DemoError::ModuleMissing(p)) if p == missing
+        ));
+        // Present: the configuration is DIR/softhsm2.conf, absolute.
+        let present = tmp.path().join("module.so");
+        std::fs::write(&present, b"").unwrap();
+        let rel = Path::new("some-demo-dir");
+        match device_setup_with(rel, None, &present).unwrap() {
+            DeviceSetup::SoftHsm { module, conf } => {
+                assert_eq!(module, present);
+                assert!(conf.is_absolute());
+                assert!(conf.ends_with("some-demo-dir/softhsm2.conf"), "{conf:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_softhsm_conf_points_at_the_demo_token_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let conf = tmp.path().join("softhsm2.conf");
+        write_softhsm_conf(&conf).unwrap();
+        let text = std::fs::read_to_string(&conf).unwrap();
+        let tokens = tmp.path().join("softhsm-tokens");
+        assert!(tokens.is_dir());
+        assert!(
+            text.contains(&format!("directories.tokendir = {}", tokens.display())),
+            "{text}"
+        );
+        assert!(text.contains("objectstore.backend = file"), "{text}");
     }
 }
