@@ -273,7 +273,8 @@ pub struct IssuedDeviceOut {
     /// The generated user PIN, present only when the policy generates it and
     /// shows it to the user: shown this once, never again.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_pin: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub user_pin: Option<Zeroizing<String>>,
     /// `awaiting decision` when the CA must approve first (then 202).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -763,7 +764,9 @@ fn issued_out(outcome: DeviceIssueOutcome) -> (StatusCode, IssuedDeviceOut) {
     };
     let out = IssuedDeviceOut {
         device: DeviceOut::from_domain(&outcome.device),
-        user_pin: outcome.user_pin.map(|p| p.expose().to_owned()),
+        user_pin: outcome
+            .user_pin
+            .map(|p| Zeroizing::new(p.expose().to_owned())),
         message,
     };
     (status, out)
