@@ -13,6 +13,7 @@ mod devices;
 mod differential;
 mod doubles;
 mod engine;
+mod head_accounts;
 mod lifecycle;
 #[cfg(feature = "postgres")]
 mod postgres;
