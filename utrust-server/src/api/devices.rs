@@ -10,7 +10,8 @@
 
 use axum::Extension;
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -31,8 +32,8 @@ use utrust_core::engine::{DeviceIssueOutcome, DeviceIssueRequest, DeviceIssueSta
 use zeroize::Zeroizing;
 
 use super::catalog::{body_id, path_id};
-use super::json::ApiJson;
-use super::openapi::{ActionErrors, ListErrors, ReadErrors, WriteErrors};
+use super::json::{ApiJson, parse_optional_body};
+use super::openapi::{ActionBodyErrors, ActionErrors, ListErrors, ReadErrors, WriteErrors};
 use super::wire::{Page, PassportIn, rfc3339};
 use super::{ApiError, AppState};
 
@@ -668,6 +669,16 @@ pub struct DeviceDetailOut {
     pub journal: Vec<JournalOut>,
 }
 
+/// How a lost or broken device's certificates are stopped.
+#[derive(Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportIn {
+    /// Suspend (certificateHold) instead of revoking; default `false`: revoke
+    /// (`keyCompromise` when lost, `cessationOfOperation` when broken).
+    #[serde(default)]
+    suspend: bool,
+}
+
 /// Withdrawal or destruction: the authorising document (act).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -1028,47 +1039,59 @@ pub async fn device(
     }))
 }
 
-/// `POST /devices/{id}/lost`: the device is lost; its certificates are revoked.
+/// `POST /devices/{id}/lost` `{"suspend"?}`: the device is lost; its
+/// certificates are revoked (`keyCompromise`) or, with `"suspend": true`,
+/// suspended.
 #[utoipa::path(
     post,
     path = "/api/v1/devices/{id}/lost",
     tag = "devices",
     params(("id" = uuid::Uuid, Path, description = "The device's id (UUID)")),
-    responses((status = 200, description = "Marked lost", body = DeviceOut), ActionErrors),
+    request_body(content = Option<ReportIn>, description = "Optional JSON body"),
+    responses((status = 200, description = "Marked lost", body = DeviceOut), ActionBodyErrors),
 )]
 pub async fn lost(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<DeviceOut>, ApiError> {
     let id = path_id::<DeviceId>(&id, "device")?;
     st.engine.authorize(&who, Permission::ManageUsers)?;
+    let suspend = parse_optional_body::<ReportIn>(body)?
+        .unwrap_or_default()
+        .suspend;
     let d = st
         .engine
-        .report_device(id, DeviceReport::Lost, false, who.actor())
+        .report_device(id, DeviceReport::Lost, suspend, who.actor())
         .await?;
     Ok(Json(DeviceOut::from_domain(&d)))
 }
 
-/// `POST /devices/{id}/broken`: the device is broken; its certificates are
-/// revoked.
+/// `POST /devices/{id}/broken` `{"suspend"?}`: the device is broken; its
+/// certificates are revoked (`cessationOfOperation`) or suspended.
 #[utoipa::path(
     post,
     path = "/api/v1/devices/{id}/broken",
     tag = "devices",
     params(("id" = uuid::Uuid, Path, description = "The device's id (UUID)")),
-    responses((status = 200, description = "Marked broken", body = DeviceOut), ActionErrors),
+    request_body(content = Option<ReportIn>, description = "Optional JSON body"),
+    responses((status = 200, description = "Marked broken", body = DeviceOut), ActionBodyErrors),
 )]
 pub async fn broken(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<DeviceOut>, ApiError> {
     let id = path_id::<DeviceId>(&id, "device")?;
     st.engine.authorize(&who, Permission::ManageUsers)?;
+    let suspend = parse_optional_body::<ReportIn>(body)?
+        .unwrap_or_default()
+        .suspend;
     let d = st
         .engine
-        .report_device(id, DeviceReport::Broken, false, who.actor())
+        .report_device(id, DeviceReport::Broken, suspend, who.actor())
         .await?;
     Ok(Json(DeviceOut::from_domain(&d)))
 }

@@ -644,7 +644,7 @@ fn self_service_issuance_over_http() {
     let label = hsm_label(&hsm, d["serial"].as_str().expect("serial"));
     assert_on_token(&hsm, port, &label, &pin, &key_id);
 
-    // The administrator sees the journal; a lost device's certificate is revoked.
+    // The administrator sees the journal.
     let device_id = id(&d);
     let detail = expect(
         port,
@@ -661,12 +661,13 @@ fn self_service_issuance_over_http() {
         .filter_map(|j| j["kind"].as_str())
         .collect();
     assert!(kinds.contains(&"issued"), "{detail}");
+    // The administrator marks it lost, suspending (not revoking) its certificate.
     let lost = expect(
         port,
         "POST",
         &format!("/api/v1/devices/{device_id}/lost"),
         ADMIN,
-        None,
+        Some(&json!({"suspend": true})),
         200,
     );
     assert_eq!(lost["status"], "lost", "{lost}");
@@ -679,7 +680,7 @@ fn self_service_issuance_over_http() {
         None,
         200,
     );
-    assert_eq!(cert["status"], "revoked", "{cert}");
+    assert_eq!(cert["status"], "suspended", "{cert}");
     // End of life in the crypto-means journal, each act with its document.
     let act = json!({"document": {"number": "АКТ-7", "date": "2026-11-26"}});
     let w1 = expect(
