@@ -39,6 +39,7 @@
 //!             utrust_core::domain::identifiers::PassportRf::parse("4510", "123456", "770-001")?,
 //!             time::macros::date!(2010 - 01 - 02),
 //!         )),
+//!         certificate_der: None,
 //!     };
 //!     let ticket = sim.submit("application-1/passport", SmevCheckKind::Passport, &subject).await?;
 //!     assert_eq!(sim.poll(&ticket).await?, None);

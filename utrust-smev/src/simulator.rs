@@ -24,8 +24,8 @@
 //! Validation faults answer `400` (never retried): an empty surname or given
 //! name, a malformed identifier (wrong length or check digit), or a missing
 //! input the kind needs — `passport` for `passport` and `inn`, `snils` and
-//! `birth_date` for `snils`, `snils` for `esia_registration` (ЕСИА accounts are
-//! found by SNILS). An unknown request id answers `404`.
+//! `birth_date` for `snils`, `snils` and `certificate` for `esia_registration`
+//! (ЕСИА accounts are found by SNILS; the certificate is what is registered). An unknown request id answers `404`.
 //!
 //! # Timing and failures ([`SimConfig`])
 //! A check answers `pending` for its first [`SimConfig::pending_polls`] polls and
@@ -170,6 +170,9 @@ pub fn validate(kind: SmevCheckKind, subject: &WireSubject) -> Result<CheckSubje
         SmevCheckKind::Snils if checked.snils.is_none() => missing("snils"),
         SmevCheckKind::Snils if checked.birth_date.is_none() => missing("birth_date"),
         SmevCheckKind::EsiaRegistration if checked.snils.is_none() => missing("snils"),
+        SmevCheckKind::EsiaRegistration if checked.certificate_der.is_none() => {
+            missing("certificate")
+        }
         _ => Ok(checked),
     }
 }
@@ -608,6 +611,7 @@ mod tests {
             passport: PassportRf::parse("4510", "123456", "770-001")
                 .ok()
                 .map(|p| (p, date!(2010 - 01 - 02))),
+            certificate_der: None,
         }
     }
 
@@ -680,6 +684,20 @@ mod tests {
             ..w
         };
         assert!(validate(SmevCheckKind::Snils, &w).is_err());
+        // ЕСИА registration needs the certificate; a patronymic magic value fails it.
+        let mut s = subject("Иванов");
+        assert!(validate(SmevCheckKind::EsiaRegistration, &WireSubject::from(&s)).is_err());
+        s.certificate_der = Some(b"DER".to_vec());
+        assert!(validate(SmevCheckKind::EsiaRegistration, &WireSubject::from(&s)).is_ok());
+        assert_eq!(
+            expected_outcome(SmevCheckKind::EsiaRegistration, &s),
+            Some(CheckResult::Valid)
+        );
+        s.patronymic = Some("Безесиевич".into());
+        assert_eq!(
+            expected_outcome(SmevCheckKind::EsiaRegistration, &s),
+            Some(CheckResult::Invalid(REASON_NO_ESIA_ACCOUNT.to_owned()))
+        );
     }
 
     #[test]

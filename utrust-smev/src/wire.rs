@@ -80,6 +80,9 @@ pub struct WireSubject {
     /// The passport.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passport: Option<WirePassport>,
+    /// The issued certificate, base64 of the DER (`esia_registration` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
 }
 
 /// A Russian internal passport on the wire.
@@ -111,8 +114,60 @@ impl From<&CheckSubject> for WireSubject {
                 issued_on: *issued_on,
                 issuer_code: p.issuer_code().to_owned(),
             }),
+            certificate: s.certificate_der.as_deref().map(base64_encode),
         }
     }
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding.
+pub fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(B64[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Decodes standard base64 (padding required, no whitespace); `None` if malformed.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    for (ci, chunk) in bytes.chunks(4).enumerate() {
+        let last = ci + 1 == bytes.len() / 4;
+        let pad = chunk.iter().rev().take_while(|c| **c == b'=').count();
+        if pad > 2 || (pad > 0 && !last) {
+            return None;
+        }
+        let mut n: u32 = 0;
+        for (i, c) in chunk.iter().enumerate() {
+            let v = if i >= 4 - pad {
+                0
+            } else {
+                u32::try_from(B64.iter().position(|b| b == c)?).ok()?
+            };
+            n = (n << 6) | v;
+        }
+        let decoded = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&decoded[..3 - pad]);
+    }
+    Some(out)
 }
 
 impl TryFrom<&WireSubject> for CheckSubject {
@@ -133,6 +188,16 @@ impl TryFrom<&WireSubject> for CheckSubject {
                 .map(|p| {
                     PassportRf::parse(&p.series, &p.number, &p.issuer_code)
                         .map(|v| (v, p.issued_on))
+                })
+                .transpose()?,
+            certificate_der: w
+                .certificate
+                .as_deref()
+                .map(|c| {
+                    base64_decode(c).ok_or(IdentifierError {
+                        field: "certificate",
+                        problem: utrust_core::domain::identifiers::IdentifierProblem::Format,
+                    })
                 })
                 .transpose()?,
         })
@@ -235,6 +300,21 @@ mod tests {
             passport: PassportRf::parse("4510", "123456", "770-001")
                 .ok()
                 .map(|p| (p, date!(2010 - 01 - 02))),
+            certificate_der: None,
+        }
+    }
+
+    #[test]
+    fn base64_round_trips() {
+        for n in 0..40u8 {
+            let bytes: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37)).collect();
+            let text = base64_encode(&bytes);
+            assert_eq!(base64_decode(&text), Some(bytes), "{text}");
+        }
+        assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64_encode(b"fo"), "Zm8=");
+        for bad in ["Zm8", "Z=8=", "Zm9v!mFy", "Zg==Zg=="] {
+            assert_eq!(base64_decode(bad), None, "{bad}");
         }
     }
 

@@ -75,6 +75,7 @@ fn subject(owner: &CertificateOwner) -> CheckSubject {
             .passport
             .as_ref()
             .map(|p| (p.document.clone(), p.issued_on)),
+        certificate_der: None,
     }
 }
 
@@ -198,8 +199,15 @@ impl Engine {
             }
         } else {
             let app = self.load_application(check.application_id).await?;
+            let mut subject = subject(&app.owner);
+            if check.kind == crate::domain::catalog::SmevCheckKind::EsiaRegistration
+                && let Some(serial) = &app.certificate_serial
+            {
+                // ЕСИА registers the issued certificate itself.
+                subject.certificate_der = Some(self.certificate(serial).await?.der);
+            }
             match verifier
-                .submit(&check.idempotency_key, check.kind, &subject(&app.owner))
+                .submit(&check.idempotency_key, check.kind, &subject)
                 .await
             {
                 Ok(ticket) => {

@@ -23,6 +23,8 @@ pub struct CheckSubject {
     pub inn: Option<Inn>,
     /// Passport and its issue date.
     pub passport: Option<(PassportRf, Date)>,
+    /// The issued certificate (DER), for `esia_registration` only.
+    pub certificate_der: Option<Vec<u8>>,
 }
 
 /// A final check result.

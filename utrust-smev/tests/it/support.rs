@@ -29,6 +29,7 @@ pub fn subject() -> CheckSubject {
         passport: PassportRf::parse("4510", "123456", "770-001")
             .ok()
             .map(|p| (p, date!(2010 - 01 - 02))),
+        certificate_der: None,
     }
 }
 
