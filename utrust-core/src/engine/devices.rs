@@ -45,7 +45,7 @@ use crate::domain::revocation::{CertificateStatus, RevocationReason};
 use crate::domain::secret::Secret;
 use crate::engine::NewApplication;
 use crate::error::{Error, Result};
-use crate::ports::{Notification, PrepareToken, TokenError, TokenInitialization, TokenProvider};
+use crate::ports::{PrepareToken, TokenError, TokenInitialization, TokenProvider};
 
 /// Longest token label PKCS#11 stores (`CK_TOKEN_INFO.label`, 32 bytes).
 const LABEL_BYTES: usize = 32;
@@ -594,6 +594,7 @@ impl Engine {
                 .unwrap_or(&owner.full_name()),
             LABEL_BYTES,
         );
+        let owner_email = owner.email.clone();
         let new = NewApplication {
             service_id: service.id,
             point_id,
@@ -723,12 +724,25 @@ impl Engine {
         let (user_pin, pin_delivery, pin_sent_to) = if pins.generated {
             let delivery = policy.random_user_pin.map(|r| r.delivery);
             let to = match delivery {
-                Some(PinDelivery::ShowAndMailUser) => profile.email.clone(),
+                Some(PinDelivery::ShowAndMailUser) => Some(owner_email.clone()),
                 Some(PinDelivery::ShowAndMailManager) => profile.manager_email.clone(),
                 _ => None,
             };
-            let sent = match to {
-                Some(to) => self.mail_pin(to, &device, &pins.user_pin).await,
+            // Best effort: the PIN is shown to the user anyway, and the device
+            // is issued; a failed or impossible delivery is `pin_sent_to: None`.
+            let sent = match delivery {
+                Some(d) => self
+                    .mail_device_pin(
+                        d,
+                        &owner_email,
+                        profile.manager_email.as_ref(),
+                        &device.name,
+                        &pins.user_pin,
+                    )
+                    .await
+                    .ok()
+                    .filter(|sent| *sent)
+                    .and(to),
                 None => None,
             };
             (Some(pins.user_pin), delivery, sent)
@@ -787,27 +801,6 @@ impl Engine {
                 pin_sent_to: None,
             }),
         }
-    }
-
-    /// Mails a generated user PIN (the policy says so). Best effort: the PIN
-    /// was shown to the user anyway; `None` when delivery failed. The message
-    /// body is zeroised after sending.
-    async fn mail_pin(&self, to: Email, device: &Device, pin: &Secret) -> Option<Email> {
-        use zeroize::Zeroize;
-        let mut message = Notification {
-            to: to.clone(),
-            subject: format!("PIN of the device {}", device.name),
-            body: format!(
-                "The user PIN of the device \"{}\" (serial number {}) is {}.\n\
-                 Keep it secret; change it on first use.\n",
-                device.name,
-                device.serial,
-                pin.expose()
-            ),
-        };
-        let sent = self.notifier.send(&message).await.is_ok();
-        message.body.zeroize();
-        sent.then_some(to)
     }
 
     /// A device may be issued to `user` only if it is registered and not
