@@ -519,6 +519,60 @@ fn two_stage_issuance_survives_a_restart() {
             .await
             .unwrap_err();
         assert_eq!(err.code(), "invalid_transition");
+
+        // Broken, certificates suspended (certificateHold), not revoked.
+        let certificate = outcome.device.certificates[0].clone();
+        let broken = engine
+            .report_device(
+                device_id,
+                utrust_core::engine::DeviceReport::Broken,
+                true,
+                Actor::User(user),
+            )
+            .await
+            .unwrap();
+        assert_eq!(broken.status, DeviceStatus::Broken);
+        let cert = engine.certificate(&certificate).await.unwrap();
+        assert!(
+            matches!(
+                cert.status,
+                utrust_core::domain::revocation::CertificateStatus::Suspended { .. }
+            ),
+            "{:?}",
+            cert.status
+        );
+        // Destroying needs a withdrawal first in the journal: refused, unchanged.
+        let err = engine
+            .destroy_device(device_id, document(), Actor::Admin("support".into()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "journal_out_of_order", "{err:?}");
+        assert_eq!(engine.device(device_id).await.unwrap(), broken);
+        engine
+            .withdraw_device(device_id, document(), Actor::Admin("support".into()))
+            .await
+            .unwrap();
+        let destroyed = engine
+            .destroy_device(device_id, document(), Actor::Admin("support".into()))
+            .await
+            .unwrap();
+        assert_eq!(destroyed.status, DeviceStatus::Destroyed);
+        let kinds: Vec<JournalKind> = engine
+            .device_journal(device_id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                JournalKind::Received,
+                JournalKind::Issued,
+                JournalKind::Withdrawn,
+                JournalKind::Destroyed
+            ]
+        );
     });
 }
 
