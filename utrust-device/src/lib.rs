@@ -30,6 +30,12 @@
 //! # }
 //! ```
 //!
+//! For self-service issuance the port's `prepare` and `write_certificate` run
+//! [`Pkcs11Module::prepare_token`] (find the token, initialise it or log in,
+//! key pair and PKCS#10 request on the token) and
+//! [`Pkcs11Module::store_certificate`] on tokio's blocking pool (see
+//! [`provider`]).
+//!
 //! Errors are [`DeviceError`]s (convertible into the core's
 //! [`TokenError`](utrust_core::ports::TokenError)); PINs are [`Pin`]s, which never
 //! print. `docs/TOKENS.md` describes the setup and the error mapping.
