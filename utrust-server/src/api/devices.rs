@@ -276,6 +276,11 @@ pub struct IssuedDeviceOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub user_pin: Option<Zeroizing<String>>,
+    /// Where the generated PIN was also mailed (the user or their manager, as
+    /// the policy says), if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Email)]
+    pub pin_sent_to: Option<String>,
     /// `awaiting decision` when the CA must approve first (then 202).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -778,6 +783,7 @@ fn issued_out(outcome: DeviceIssueOutcome) -> (StatusCode, IssuedDeviceOut) {
         user_pin: outcome
             .user_pin
             .map(|p| Zeroizing::new(p.expose().to_owned())),
+        pin_sent_to: outcome.pin_sent_to.as_ref().map(ToString::to_string),
         message,
     };
     (status, out)

@@ -402,7 +402,7 @@ fn world(port: u16) -> World {
         Some(&json!({
         "name": "self-service", "self_issue_allowed": true, "max_devices_per_user": 3,
         "secret_questions": 1, "secret_questions_required": true, "initialize_on_issue": true,
-        "random_user_pin": {"length": 8, "alphabet": "digits", "delivery": "show_once"},
+        "random_user_pin": {"length": 8, "alphabet": "digits", "delivery": "show_and_mail_user"},
         "templates": [{"name": "kep", "service_id": id(&direct)},
                       {"name": "kep-approval", "service_id": id(&approved)}],
         "point_id": id(&point), "crypto_accounting": true})),
@@ -610,6 +610,8 @@ fn self_service_issuance_over_http() {
         .as_str()
         .expect("generated PIN shown once")
         .to_owned();
+    // Also mailed to the user (logged only: no SMTP here; never its body).
+    assert_eq!(d["pin_sent_to"], "ivanov@example.ru", "{d}");
     assert_eq!(pin.len(), 8);
     assert!(pin.chars().all(|c| c.is_ascii_digit()));
     let key_id = d["key_id"].as_str().expect("key id").to_owned();
@@ -738,6 +740,12 @@ fn self_service_issuance_over_http() {
 
     let _ = &w.point;
     let _ = &w.user_id;
+    // The PIN mail went through the log notifier: recipient and subject only.
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        text.contains("notification (log only)"),
+        "no PIN mail logged"
+    );
     assert_not_logged(&log, &[&pin, answer, "Бобик-первый", "70615243"]);
 }
 
