@@ -203,7 +203,9 @@ impl Engine {
             None,
         )?;
         match self.store.update_application(&app, Some(&entry)).await {
-            Ok(()) => {}
+            Ok(()) => {
+                self.announce_transition(&app, &entry).await;
+            }
             // Someone else moved it first: theirs stands.
             Err(e) => match Error::from(e) {
                 Error::Conflict => return self.load_application(id).await,
@@ -416,6 +418,8 @@ impl Engine {
         app.version += 1;
         let entry = app.apply(ApplicationEvent::Confirm, actor, self.clock.now(), None)?;
         self.store.update_application(&app, Some(&entry)).await?;
+        // Status notices (after the change is committed).
+        self.announce_transition(&app, &entry).await;
         Ok(app)
     }
 
@@ -514,6 +518,8 @@ impl Engine {
         app.version += 1;
         let entry = app.apply(ApplicationEvent::PaymentReceived, actor, now, None)?;
         self.store.update_application(&app, Some(&entry)).await?;
+        // Status notices (after the change is committed).
+        self.announce_transition(&app, &entry).await;
         Ok(app)
     }
 
@@ -640,6 +646,8 @@ impl Engine {
         app.version += 1;
         let entry = app.apply(ApplicationEvent::Complete, actor, self.clock.now(), None)?;
         self.store.update_application(&app, Some(&entry)).await?;
+        // Status notices (after the change is committed).
+        self.announce_transition(&app, &entry).await;
         Ok(app)
     }
 

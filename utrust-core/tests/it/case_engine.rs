@@ -24,7 +24,7 @@ use utrust_core::engine::NewDocument;
 use utrust_core::ports::signature::{SignatureError, SignatureVerifier, SignerInfo};
 use utrust_core::ports::{
     CaError, CertificateAuthority, CheckResult, CheckSubject, CheckTicket, IdentityVerifier,
-    IssueRequest, Random, SeededRandom, VerifierError,
+    IssueRequest, Notification, Notifier, NotifyError, Random, SeededRandom, VerifierError,
 };
 use utrust_core::{Engine, Error, NewApplication};
 
@@ -112,6 +112,18 @@ impl IdentityVerifier for AlwaysValid {
     }
 }
 
+/// Records every message.
+#[derive(Default)]
+struct Outbox(std::sync::Mutex<Vec<Notification>>);
+
+#[async_trait::async_trait]
+impl Notifier for Outbox {
+    async fn send(&self, message: &Notification) -> Result<(), NotifyError> {
+        self.0.lock().unwrap().push(message.clone());
+        Ok(())
+    }
+}
+
 /// The case-file flags of one row of the table.
 #[derive(Debug, Clone, Copy)]
 struct Flags {
@@ -155,6 +167,7 @@ impl Flags {
 struct World {
     _fixture: Fixture,
     engine: Engine,
+    outbox: Arc<Outbox>,
     point: IssuingPoint,
     product: Product,
     signer: SerialNumber,
@@ -165,6 +178,7 @@ fn admin() -> Actor {
 }
 
 async fn world(fixture: Fixture) -> World {
+    let outbox = Arc::new(Outbox::default());
     let engine = Engine::new(
         fixture.store.clone(),
         Arc::new(TestCa(SeededRandom::new(0xca))),
@@ -173,6 +187,8 @@ async fn world(fixture: Fixture) -> World {
     )
     .with_signature_verifier(Arc::new(TestSignatures))
     .with_identity_verifier(Arc::new(AlwaysValid))
+    .with_notifier(outbox.clone())
+    .with_status_notifications(true)
     .with_check_timing(utrust_core::CheckTiming {
         poll_interval: time::Duration::ZERO,
         ..utrust_core::CheckTiming::default()
@@ -217,6 +233,7 @@ async fn world(fixture: Fixture) -> World {
     let mut w = World {
         _fixture: fixture,
         engine,
+        outbox,
         point,
         product,
         signer: SerialNumber::from_bytes(&[1]).unwrap(),
@@ -425,14 +442,23 @@ async fn table(fixture: Fixture) {
         }
         assert_eq!(asked, want, "{flags:?}");
         // The history names exactly the steps of the flags that are on.
-        let events: Vec<String> = w
-            .engine
-            .history(app.id)
-            .await
+        let history = w.engine.history(app.id).await.unwrap();
+        let events: Vec<String> = history.iter().map(|h| h.event.to_string()).collect();
+        // Every status change but the transient `issuing` was announced to the
+        // owner, the case-file steps included.
+        let notices = w
+            .outbox
+            .0
+            .lock()
             .unwrap()
             .iter()
-            .map(|h| h.event.to_string())
-            .collect();
+            .filter(|n| n.subject.contains(&app.id.to_string()) && n.to == email())
+            .count();
+        assert_eq!(
+            notices,
+            history.iter().filter(|h| h.to != S::Issuing).count(),
+            "{flags:?}: {events:?}"
+        );
         assert_eq!(
             events.contains(&"documents_complete".to_owned()),
             flags.documents
