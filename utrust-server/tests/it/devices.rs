@@ -880,3 +880,44 @@ fn two_stage_issuance_survives_a_restart() {
     assert_eq!(cert["status"], "revoked", "{cert}");
     assert_not_logged(&log, &[&pin, "Тверь-на-Волге", "86420975"]);
 }
+
+/// `pkcs11_module` in the configuration file (like `--pkcs11-module` and
+/// `UTRUST_PKCS11_MODULE`): a module that is not there stops the server with
+/// an error naming it.
+#[test]
+fn a_missing_pkcs11_module_is_an_error() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tmp.path().join("utrust.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\nlisten = \"127.0.0.1:{}\"\npkcs11_module = \"/nonexistent/libpkcs11-x.so\"\n",
+            tmp.path().join("data").display(),
+            free_port()
+        ),
+    )
+    .expect("write config");
+    let out = Command::new(env!("CARGO_BIN_EXE_utrust-server"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("UTRUST_ADMIN_TOKEN", ADMIN)
+        .env("UTRUST_LOG", "warn")
+        .env_remove("UTRUST_PKCS11_MODULE")
+        .output()
+        .expect("run utrust-server");
+    assert!(!out.status.success(), "serve must refuse a missing module");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/libpkcs11-x.so"), "{stderr}");
+    // The environment variable names it the same way (and wins over the file).
+    let out = Command::new(env!("CARGO_BIN_EXE_utrust-server"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("UTRUST_ADMIN_TOKEN", ADMIN)
+        .env("UTRUST_LOG", "warn")
+        .env("UTRUST_PKCS11_MODULE", "/nonexistent/from-env.so")
+        .output()
+        .expect("run utrust-server");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/from-env.so"), "{stderr}");
+}
