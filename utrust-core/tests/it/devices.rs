@@ -74,6 +74,7 @@ conformance!(
     devices_keep_their_version_and_a_live_serial_is_unique,
     the_journal_is_ordered_and_written_with_its_device,
     devices_are_listed_per_user_and_by_id,
+    racing_device_writers_one_wins_and_the_journal_keeps_one_entry,
 );
 
 fn user() -> UserId {
@@ -429,6 +430,45 @@ async fn devices_are_listed_per_user_and_by_id(store: Dyn) {
     let mut sorted = all.clone();
     sorted.sort();
     assert_eq!(all, sorted);
+}
+
+async fn racing_device_writers_one_wins_and_the_journal_keeps_one_entry(store: Dyn) {
+    let d = device(Some(user()), "race-1");
+    store
+        .insert_device(&d, Some(&entry(JournalKind::Received)))
+        .await
+        .unwrap();
+    let pending = step(&d, DeviceEvent::RequestSent);
+    store.update_device(&pending, None).await.unwrap();
+    let issued = step(&pending, DeviceEvent::IssuanceCompleted);
+    // Eight writers complete the same issuance at once: one wins.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        let issued = issued.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .update_device(&issued, Some(&entry(JournalKind::Issued)))
+                .await
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => wins += 1,
+            Err(StoreError::DeviceVersionConflict { id }) => assert_eq!(id, d.id),
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(wins, 1);
+    let kinds: Vec<JournalKind> = store
+        .device_journal(d.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, [JournalKind::Received, JournalKind::Issued]);
 }
 
 // ---------------------------------------------------------------------------
