@@ -69,7 +69,10 @@ fn the_demo_device_is_on_its_own_softhsm_token() {
     assert!(pin.len() >= 6, "{d}");
     // A device record of the engine's self-service issuance.
     assert_eq!(d["status"], "issued", "{d}");
-    assert!(d["device_id"].as_str().is_some_and(|s| s.len() == 36), "{d}");
+    assert!(
+        d["device_id"].as_str().is_some_and(|s| s.len() == 36),
+        "{d}"
+    );
     let env = [("SOFTHSM2_CONF", conf)];
 
     // The token is listed with its serial; its objects need the PIN.
