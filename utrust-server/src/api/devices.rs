@@ -28,7 +28,9 @@ use utrust_core::domain::identifiers::{Email, Inn, PassportRf, Snils};
 use utrust_core::domain::ids::{DeviceId, PointId, ServiceId, UserId};
 use utrust_core::domain::profile::{OwnerEdits, UserProfile};
 use utrust_core::domain::secret::Secret;
-use utrust_core::engine::{DeviceIssueOutcome, DeviceIssueRequest, DeviceIssueStage, DeviceReport};
+use utrust_core::engine::{
+    DeviceIssueOutcome, DeviceIssueRequest, DeviceIssueStage, DeviceReport, RegisterDevice,
+};
 use zeroize::Zeroizing;
 
 use super::catalog::{body_id, path_id};
@@ -1226,4 +1228,57 @@ pub async fn list(
         items: page.iter().map(DeviceOut::from_domain).collect(),
         next,
     }))
+}
+
+/// `POST /devices`: a device received into accounting.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterIn {
+    /// The device type.
+    device_type: String,
+    /// The token's serial number (as `C_GetTokenInfo` reports it).
+    serial: String,
+    /// A name for it.
+    #[serde(default)]
+    name: String,
+    /// The model.
+    #[serde(default)]
+    model: String,
+    /// The user it is meant for.
+    #[schema(format = Uuid)]
+    user_id: Option<String>,
+    /// The receipt document (journal `received`).
+    document: DocumentIn,
+}
+
+/// `POST /devices` `{"device_type", "serial", "name"?, "model"?, "user_id"?,
+/// "document"}`: receives a device into accounting (journal `received`); it
+/// can then be issued in self-service without typing its admin PIN.
+#[utoipa::path(
+    post,
+    path = "/api/v1/devices",
+    tag = "devices",
+    request_body = RegisterIn,
+    responses((status = 201, description = "Registered", body = DeviceOut), WriteErrors),
+)]
+pub async fn register(
+    State(st): State<AppState>,
+    Extension(who): Extension<Principal>,
+    ApiJson(body): ApiJson<RegisterIn>,
+) -> Result<(StatusCode, Json<DeviceOut>), ApiError> {
+    st.engine.authorize(&who, Permission::ManageUsers)?;
+    let reg = RegisterDevice {
+        device_type: body.device_type,
+        serial: body.serial,
+        name: body.name,
+        model: body.model,
+        user_id: body
+            .user_id
+            .as_deref()
+            .map(|u| body_id::<UserId>(u, "user_id"))
+            .transpose()?,
+        document: body.document.to_domain("document")?,
+    };
+    let d = st.engine.register_device(reg, who.actor()).await?;
+    Ok((StatusCode::CREATED, Json(DeviceOut::from_domain(&d))))
 }

@@ -213,7 +213,7 @@ pub fn router(state: AppState) -> Router {
             get(devices::profile).put(devices::put_profile),
         )
         .route("/me/devices/{id}/lost", post(devices::my_device_lost))
-        .route("/devices", get(devices::list))
+        .route("/devices", get(devices::list).post(devices::register))
         .route("/devices/{id}", get(devices::device))
         .route("/devices/{id}/lost", post(devices::lost))
         .route("/devices/{id}/broken", post(devices::broken))

@@ -273,6 +273,7 @@ impl Modify for OptionalBodies {
         devices::destroy,
         devices::my_device_lost,
         devices::list,
+        devices::register,
     )
 )]
 struct ApiDoc;

@@ -775,6 +775,13 @@ const ROWS: &[Row] = &[
         "UFNNNNNN",
     ),
     r("GET", "/api/v1/devices", "", "", "UOOFFFFF"),
+    r(
+        "POST",
+        "/api/v1/devices",
+        "",
+        r#"{"device_type":"softhsm2","serial":"matrix-0001","document":{"number":"1","date":"2026-01-01"}}"#,
+        "UOOFFFFF",
+    ),
     r("GET", "/api/v1/devices/{id}", "missing_uuid", "", "UNNFFFFF"),
     r("POST", "/api/v1/devices/{id}/lost", "missing_uuid", "", "UNNFFFFF"),
     r("POST", "/api/v1/devices/{id}/broken", "missing_uuid", "", "UNNFFFFF"),

@@ -596,6 +596,32 @@ fn self_service_issuance_over_http() {
     // The token is untouched by the failures: still the factory label and PINs.
     hsm.objects("blank-1", FACTORY_USER);
 
+    // The support desk receives the token into accounting (journal "received").
+    let blank_serial = hsm_serial(&hsm, "blank-1");
+    let reg = expect(
+        port,
+        "POST",
+        "/api/v1/devices",
+        ADMIN,
+        Some(
+            &json!({"device_type": "softhsm2-factory", "serial": blank_serial,
+                     "name": "Токен со склада", "model": "SoftHSM v2",
+                     "document": {"number": "ПН-5", "date": "2026-11-20"}}),
+        ),
+        201,
+    );
+    assert_eq!(reg["status"], "registered", "{reg}");
+    let (s, e) = http(
+        port,
+        "POST",
+        "/api/v1/devices",
+        ADMIN,
+        Some(&json!({
+        "device_type": "softhsm2-factory", "serial": blank_serial,
+        "document": {"number": "ПН-6", "date": "2026-11-20"}})),
+    );
+    assert_eq!((s, e["error"].as_str()), (409, Some("duplicate")), "{e}");
+
     // Issued: initialised, random user PIN shown once, key on the token.
     let d = expect(
         port,
@@ -729,9 +755,11 @@ fn self_service_issuance_over_http() {
         .iter()
         .filter_map(|j| j["kind"].as_str())
         .collect();
+    // The registered record was the one issued: received → issued → … → destroyed.
+    assert_eq!(device_id, id(&reg), "{detail}");
     assert_eq!(
-        kinds[kinds.len() - 2..],
-        ["withdrawn", "destroyed"],
+        kinds,
+        ["received", "issued", "withdrawn", "destroyed"],
         "{detail}"
     );
     let all = expect(port, "GET", "/api/v1/devices?limit=10", ADMIN, None, 200);
@@ -747,6 +775,20 @@ fn self_service_issuance_over_http() {
         "no PIN mail logged"
     );
     assert_not_logged(&log, &[&pin, answer, "Бобик-первый", "70615243"]);
+}
+
+/// The serial number of the token labelled `label`, read with pkcs11-tool.
+fn hsm_serial(hsm: &Hsm, label: &str) -> String {
+    let m = module();
+    let list = hsm.tool_ok("pkcs11-tool", &["--module", &m, "-L"]);
+    list.split("Slot ")
+        .find(|b| b.contains(&format!("token label        : {label}")))
+        .and_then(|b| {
+            b.lines()
+                .find_map(|l| l.trim().strip_prefix("serial num         : "))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no token labelled {label}:\n{list}"))
 }
 
 /// The label a token has after issuance, read with pkcs11-tool.
