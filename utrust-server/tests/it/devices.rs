@@ -596,6 +596,23 @@ fn self_service_issuance_over_http() {
     // The token is untouched by the failures: still the factory label and PINs.
     hsm.objects("blank-1", FACTORY_USER);
 
+    // PINs per area: an area the device type does not have is named.
+    let mut body = issue_body("blank-1", "kep");
+    body["pins"] = json!([{"area": "gost", "admin_pin": "1234567890"}]);
+    let (s, e) = http(
+        port,
+        "POST",
+        "/api/v1/me/devices",
+        &w.user_token,
+        Some(&body),
+    );
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (422, Some("invalid_field")),
+        "{e}"
+    );
+    assert_eq!(e["field"], "pins[0].area", "{e}");
+
     // The support desk receives the token into accounting (journal "received").
     let blank_serial = hsm_serial(&hsm, "blank-1");
     let reg = expect(
