@@ -6,10 +6,10 @@ use crate::domain::agents::Availability;
 use crate::domain::devices::{
     DeviceConfigError, DeviceTransitionError, JournalError, PinError, PolicyViolation,
 };
-use crate::domain::ids::ApplicationId;
-use crate::domain::profile::ProfileError;
 use crate::domain::identifiers::IdentifierError;
+use crate::domain::ids::ApplicationId;
 use crate::domain::lifecycle::TransitionError;
+use crate::domain::profile::ProfileError;
 use crate::domain::quota::QuotaError;
 use crate::domain::request::RequestMismatch;
 use crate::domain::revocation::CertificateTransitionError;
@@ -88,6 +88,16 @@ pub enum Error {
     /// the device record is unchanged.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// A PIN was refused by the token (incorrect, locked or not acceptable);
+    /// `field` names which PIN of the request (`admin_pin` or `user_pin`).
+    #[error("{field}: {error}")]
+    TokenPin {
+        /// The request field of the PIN at fault.
+        field: &'static str,
+        /// The token's answer.
+        #[source]
+        error: TokenError,
+    },
     /// The device's status does not allow the event.
     #[error(transparent)]
     DeviceTransition(#[from] DeviceTransitionError),
@@ -115,7 +125,10 @@ pub enum Error {
     /// The action needs what the application does not have yet (case file,
     /// issue #8): each missing requirement is named (`document:passport`,
     /// `signature:snils`, `payment`, `confirmation`, `esia_registration`, …).
-    #[error("cannot {action}: missing {}", crate::domain::casefile::requirement_list(missing))]
+    #[error(
+        "cannot {action}: missing {}",
+        crate::domain::casefile::requirement_list(missing)
+    )]
     RequirementsMissing {
         /// What was attempted (`complete`, `issue`, `attach the certificate request`, …).
         action: &'static str,
@@ -124,7 +137,9 @@ pub enum Error {
     },
     /// The certificate is withheld from the applicant until the application is
     /// completed (service flag "certificate available only after completion").
-    #[error("the certificate is available to the applicant only after the application is completed (it is {status})")]
+    #[error(
+        "the certificate is available to the applicant only after the application is completed (it is {status})"
+    )]
     CertificateWithheld {
         /// The application's status (wire name).
         status: &'static str,
@@ -204,6 +219,7 @@ impl Error {
             Self::Payment(_) => "payment_refused",
             Self::DevicePolicy(_) => "policy_violation",
             Self::Token(t) => t.code(),
+            Self::TokenPin { error, .. } => error.code(),
             Self::DeviceTransition(_) => "invalid_transition",
             Self::Journal(_) => "journal_out_of_order",
             Self::AwaitingDecision { .. } => "awaiting_decision",
@@ -219,9 +235,7 @@ impl Error {
     /// The names of the missing requirements (with `requirements_missing`).
     pub fn missing(&self) -> Vec<String> {
         match self {
-            Self::RequirementsMissing { missing, .. } => {
-                missing.iter().map(|r| r.name()).collect()
-            }
+            Self::RequirementsMissing { missing, .. } => missing.iter().map(|r| r.name()).collect(),
             _ => Vec::new(),
         }
     }
@@ -241,6 +255,7 @@ impl Error {
                 _ => None,
             },
             Self::Journal(JournalError::DocumentNumberMissing) => Some("document.number".into()),
+            Self::TokenPin { field, .. } => Some((*field).to_owned()),
             _ => None,
         }
     }

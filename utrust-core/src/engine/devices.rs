@@ -633,6 +633,7 @@ impl Engine {
         let request_template = self.template_of(&app).await?;
 
         // The token step: on any error nothing has been stored.
+        let initializing = pins.admin_pin.is_some();
         let prepared = tokens
             .prepare(PrepareToken {
                 token: req.token.trim().to_owned(),
@@ -644,7 +645,18 @@ impl Engine {
                 key_label: Some(label.clone()),
                 template: request_template,
             })
-            .await?;
+            .await
+            .map_err(|e| {
+                // Initialising authenticates with the admin (SO) PIN and only
+                // sets the user PIN; otherwise the user PIN logs in.
+                let field = match e {
+                    TokenError::PinIncorrect { .. } | TokenError::PinLocked if initializing => {
+                        "admin_pin"
+                    }
+                    _ => "user_pin",
+                };
+                pin_error(e, field)
+            })?;
 
         let known = match known {
             Some(d) if d.serial == prepared.serial => Some(d),
@@ -863,7 +875,8 @@ impl Engine {
                             &record.der,
                             &device.name,
                         )
-                        .await?;
+                        .await
+                        .map_err(|e| pin_error(e, "user_pin"))?;
                     let now = self.clock.now();
                     if !device.certificates.contains(&record.serial) {
                         device.certificates.push(record.serial.clone());
@@ -1105,5 +1118,15 @@ mod tests {
         assert_eq!(cut("Иванов Иван Иванович токен", 32).len(), 32);
         assert_eq!(cut("aИванов Иван Иванович", 32), "aИванов Иван Иван");
         assert_eq!(cut("short", 32), "short");
+    }
+}
+
+/// A token error, with the request field named when a PIN was refused.
+fn pin_error(error: TokenError, field: &'static str) -> Error {
+    match error {
+        TokenError::PinIncorrect { .. }
+        | TokenError::PinLocked
+        | TokenError::PinRejected { .. } => Error::TokenPin { field, error },
+        other => Error::Token(other),
     }
 }

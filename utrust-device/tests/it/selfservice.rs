@@ -492,7 +492,13 @@ fn two_stage_issuance_survives_a_restart() {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, Error::Token(TokenError::PinIncorrect { .. })),
+            matches!(
+                err,
+                Error::TokenPin {
+                    field: "user_pin",
+                    error: TokenError::PinIncorrect { .. }
+                }
+            ),
             "{err:?}"
         );
         assert_eq!(
@@ -641,10 +647,17 @@ fn token_errors_leave_the_device_record_unchanged() {
         }];
         let err = engine.issue_device(w.user, wrong).await.unwrap_err();
         assert!(
-            matches!(err, Error::Token(TokenError::PinIncorrect { .. })),
+            matches!(
+                err,
+                Error::TokenPin {
+                    field: "admin_pin",
+                    error: TokenError::PinIncorrect { .. }
+                }
+            ),
             "{err:?}"
         );
         assert_eq!(err.code(), "pin_incorrect");
+        assert_eq!(err.field().as_deref(), Some("admin_pin"));
         unchanged(engine.clone()).await;
 
         // With the right (default) PIN the registered record is the one issued.

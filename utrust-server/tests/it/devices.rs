@@ -580,6 +580,7 @@ fn self_service_issuance_over_http() {
         "{e}"
     );
     assert!(!e.to_string().contains("70615243"), "{e}");
+    assert_eq!(e["field"], "admin_pin", "{e}");
     let (s, e) = http(
         port,
         "POST",
@@ -901,6 +902,7 @@ fn two_stage_issuance_survives_a_restart() {
         (422, Some("pin_incorrect")),
         "{e}"
     );
+    assert_eq!(e["field"], "user_pin", "{e}");
     assert_eq!(my_devices(srv.port, &w)[0]["status"], "pending");
     let done = expect(
         srv.port,
