@@ -19,53 +19,6 @@ use crate::support::*;
 
 type Dyn = Arc<dyn Store>;
 
-/// Instantiates every check for every store.
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let f = crate::support::memory();
-                    super::$name(f.store.clone()).await;
-                }
-            )*
-        }
-        #[cfg(feature = "sqlite")]
-        mod sqlite_memory {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let f = crate::support::sqlite_memory().await;
-                    super::$name(f.store.clone()).await;
-                }
-            )*
-        }
-        #[cfg(feature = "sqlite")]
-        mod sqlite_file {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let f = crate::support::sqlite_file().await;
-                    super::$name(f.store.clone()).await;
-                }
-            )*
-        }
-        #[cfg(feature = "postgres")]
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    // A fresh schema per test; SKIPPED without a test database.
-                    if let Some(f) = crate::support::postgres().await {
-                        super::$name(f.store.clone()).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
 conformance!(
     device_types_and_policies_are_replaced_by_name,
     policies_are_assigned_to_users_and_groups,

@@ -1064,16 +1064,7 @@ pub async fn lost(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<DeviceOut>, ApiError> {
-    let id = path_id::<DeviceId>(&id, "device")?;
-    st.engine.authorize(&who, Permission::ManageUsers)?;
-    let suspend = parse_optional_body::<ReportIn>(body)?
-        .unwrap_or_default()
-        .suspend;
-    let d = st
-        .engine
-        .report_device(id, DeviceReport::Lost, suspend, who.actor())
-        .await?;
-    Ok(Json(DeviceOut::from_domain(&d)))
+    report(&st, &who, &id, body, DeviceReport::Lost).await
 }
 
 /// `POST /devices/{id}/broken` `{"suspend"?}`: the device is broken; its
@@ -1092,14 +1083,25 @@ pub async fn broken(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<DeviceOut>, ApiError> {
-    let id = path_id::<DeviceId>(&id, "device")?;
-    st.engine.authorize(&who, Permission::ManageUsers)?;
+    report(&st, &who, &id, body, DeviceReport::Broken).await
+}
+
+/// An operator's loss or breakage report (`{"suspend"?}` optional).
+async fn report(
+    st: &AppState,
+    who: &Principal,
+    id: &str,
+    body: Result<Bytes, BytesRejection>,
+    kind: DeviceReport,
+) -> Result<Json<DeviceOut>, ApiError> {
+    let id = path_id::<DeviceId>(id, "device")?;
+    st.engine.authorize(who, Permission::ManageUsers)?;
     let suspend = parse_optional_body::<ReportIn>(body)?
         .unwrap_or_default()
         .suspend;
     let d = st
         .engine
-        .report_device(id, DeviceReport::Broken, suspend, who.actor())
+        .report_device(id, kind, suspend, who.actor())
         .await?;
     Ok(Json(DeviceOut::from_domain(&d)))
 }
