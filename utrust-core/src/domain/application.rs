@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
+use super::attorney::PowerOfAttorney;
 use super::catalog::ApplicantKind;
 use super::certificate::SerialNumber;
 use super::identifiers::{Email, Inn, InnLe, Kpp, Ogrn, Ogrnip, PassportRf, RegionCode, Snils};
-use super::attorney::PowerOfAttorney;
 use super::ids::{ApplicationId, EmployeeId, HeadAccountId, PointId, ProductId, ServiceId, UserId};
 use super::lifecycle::{
     ApplicationEvent, ApplicationStatus, StepPlan, TransitionError, transition,

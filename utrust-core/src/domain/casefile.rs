@@ -462,7 +462,12 @@ mod tests {
     /// The table of the documents step: scan set × signature flag × case file.
     #[test]
     fn documents_step_table() {
-        type Case = (Vec<DocumentKind>, bool, Vec<CaseDocument>, Vec<&'static str>);
+        type Case = (
+            Vec<DocumentKind>,
+            bool,
+            Vec<CaseDocument>,
+            Vec<&'static str>,
+        );
         let cases: Vec<Case> = vec![
             (
                 vec![Passport, Snils],
@@ -533,7 +538,12 @@ mod tests {
         let validating = EsiaStatus::Validating;
         let ok = EsiaStatus::Succeeded;
         let failed = EsiaStatus::Failed("invalid".into());
-        type Case<'a> = (Vec<CaseDocument>, bool, Option<&'a EsiaStatus>, Vec<&'static str>);
+        type Case<'a> = (
+            Vec<CaseDocument>,
+            bool,
+            Option<&'a EsiaStatus>,
+            Vec<&'static str>,
+        );
         let cases: Vec<Case<'_>> = vec![
             (
                 vec![doc(Passport, true)],

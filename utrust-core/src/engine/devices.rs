@@ -1100,6 +1100,16 @@ impl Engine {
     }
 }
 
+/// A token error, with the request field named when a PIN was refused.
+fn pin_error(error: TokenError, field: &'static str) -> Error {
+    match error {
+        TokenError::PinIncorrect { .. }
+        | TokenError::PinLocked
+        | TokenError::PinRejected { .. } => Error::TokenPin { field, error },
+        other => Error::Token(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1118,15 +1128,5 @@ mod tests {
         assert_eq!(cut("Иванов Иван Иванович токен", 32).len(), 32);
         assert_eq!(cut("aИванов Иван Иванович", 32), "aИванов Иван Иван");
         assert_eq!(cut("short", 32), "short");
-    }
-}
-
-/// A token error, with the request field named when a PIN was refused.
-fn pin_error(error: TokenError, field: &'static str) -> Error {
-    match error {
-        TokenError::PinIncorrect { .. }
-        | TokenError::PinLocked
-        | TokenError::PinRejected { .. } => Error::TokenPin { field, error },
-        other => Error::Token(other),
     }
 }

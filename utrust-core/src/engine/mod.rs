@@ -19,15 +19,15 @@
 
 mod access;
 mod agents;
-mod case;
-mod devices;
-mod head_accounts;
-mod notifications;
 mod applications;
 pub mod bulk;
+mod case;
 mod certificates;
 mod checks;
+mod devices;
+mod head_accounts;
 mod issuance;
+mod notifications;
 mod paging;
 mod recovery;
 

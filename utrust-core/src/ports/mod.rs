@@ -24,8 +24,8 @@ pub use case_store::CaseStore;
 pub use device_store::DeviceStore;
 pub use documents::{DocumentStore, DocumentStoreError, MemoryDocumentStore};
 pub use identity::{CheckResult, CheckSubject, CheckTicket, IdentityVerifier, VerifierError};
-pub use payment::{ManualPayments, PaymentError, PaymentProvider};
 pub use notifier::{Notification, Notifier, NotifyError, NullNotifier};
+pub use payment::{ManualPayments, PaymentError, PaymentProvider};
 pub use runtime::{Clock, ManualClock, Random, SeededRandom, SystemClock};
 pub use signature::{SignatureError, SignatureVerifier, SignerInfo};
 pub use store::{

@@ -837,6 +837,7 @@ mod engine_before_the_token {
 }
 
 /// The SQL stores refuse to change or delete journal entries, whoever asks.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod journal_is_append_only {
     use super::*;
     use utrust_core::ports::DeviceStore;

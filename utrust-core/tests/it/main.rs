@@ -52,7 +52,6 @@ macro_rules! conformance {
     };
 }
 
-
 mod accounts;
 mod case_engine;
 mod case_file;

@@ -12,7 +12,7 @@ mod support;
 mod errors;
 mod issuance;
 mod keypairgen;
-mod selfservice;
-mod prepare;
 #[cfg(feature = "pcsc")]
 mod pcsc;
+mod prepare;
+mod selfservice;

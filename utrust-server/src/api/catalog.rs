@@ -455,8 +455,8 @@ pub async fn create_service(
             .collect::<Result<_, _>>()?;
     }
     if let Some(t) = &b.attorney_type {
-        s.attorney_type = serde_json::from_value(serde_json::Value::String(t.clone()))
-            .map_err(|_| {
+        s.attorney_type =
+            serde_json::from_value(serde_json::Value::String(t.clone())).map_err(|_| {
                 ApiError::invalid("attorney_type", "expected none, paper or machine_readable")
             })?;
     }

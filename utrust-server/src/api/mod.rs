@@ -149,9 +149,11 @@ pub fn router(state: AppState) -> Router {
         // The case file (issue #8): documents up to 10 MiB.
         .route(
             "/applications/{id}/files",
-            post(case::upload).get(case::list).layer(DefaultBodyLimit::max(
-                utrust_core::domain::casefile::MAX_DOCUMENT_BYTES + 1,
-            )),
+            post(case::upload)
+                .get(case::list)
+                .layer(DefaultBodyLimit::max(
+                    utrust_core::domain::casefile::MAX_DOCUMENT_BYTES + 1,
+                )),
         )
         .route("/applications/{id}/files/{file_id}", get(case::download))
         .route(
@@ -184,10 +186,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/certificates/{serial}/resume", post(certificates::resume))
         .route("/certificates/{serial}/renew", post(certificates::renew))
-        .route(
-            "/me/devices",
-            get(devices::my_devices).post(devices::issue),
-        )
+        .route("/me/devices", get(devices::my_devices).post(devices::issue))
         .route(
             "/me/devices/{id}/continue",
             post(devices::continue_issuance),
@@ -196,10 +195,7 @@ pub fn router(state: AppState) -> Router {
             "/me/secret-questions",
             get(devices::questions).put(devices::set_questions),
         )
-        .route(
-            "/device-types",
-            post(devices::put_type).get(devices::types),
-        )
+        .route("/device-types", post(devices::put_type).get(devices::types))
         .route(
             "/device-policies",
             post(devices::put_policy).get(devices::policies),

@@ -56,7 +56,9 @@ fn describe(status: u16) -> &'static str {
             "Conflicts with the current state (`invalid_transition`, `quota_exhausted`, `quota_below_usage`, `duplicate`, `concurrent_modification`, `point_unavailable`, `ca_refused`; case file: `requirements_missing` with `missing`, `certificate_withheld`, `case_closed`, `payment_refused`)"
         }
         413 => "Body over the size limit (`payload_too_large`, `document_too_large`)",
-        415 => "Body is not `application/json`, or a document's media type is not accepted (`unsupported_media_type`)",
+        415 => {
+            "Body is not `application/json`, or a document's media type is not accepted (`unsupported_media_type`)"
+        }
         422 => "A value fails validation (`invalid_field` with `field`, `csr_*`)",
         500 => "Internal error (`internal`)",
         503 => "The CA is unavailable (`ca_unavailable`) or the request timed out (`timeout`)",

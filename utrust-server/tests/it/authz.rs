@@ -488,12 +488,48 @@ const ROWS: &[Row] = &[
     // The case file (H3): files, signatures, confirmation, payment, ЕСИА,
     // completion. `{file_id}` is a file of app_a. Upload needs the raw file:
     // this JSON body is refused after the checks (`kind` missing).
-    r("POST", "/api/v1/applications/{id}/files", "app_a", "", "UOOOOFNN"),
-    r("POST", "/api/v1/applications/{id}/files", "app_b", "", "UOONNNON"),
-    r("POST", "/api/v1/applications/{id}/files", "app_own", "", "UOOOOFNO"),
-    r("GET", "/api/v1/applications/{id}/files", "app_a", "", "USSSSSNN"),
-    r("GET", "/api/v1/applications/{id}/files", "app_b", "", "USSNNNSN"),
-    r("GET", "/api/v1/applications/{id}/files", "app_own", "", "USSSSSNS"),
+    r(
+        "POST",
+        "/api/v1/applications/{id}/files",
+        "app_a",
+        "",
+        "UOOOOFNN",
+    ),
+    r(
+        "POST",
+        "/api/v1/applications/{id}/files",
+        "app_b",
+        "",
+        "UOONNNON",
+    ),
+    r(
+        "POST",
+        "/api/v1/applications/{id}/files",
+        "app_own",
+        "",
+        "UOOOOFNO",
+    ),
+    r(
+        "GET",
+        "/api/v1/applications/{id}/files",
+        "app_a",
+        "",
+        "USSSSSNN",
+    ),
+    r(
+        "GET",
+        "/api/v1/applications/{id}/files",
+        "app_b",
+        "",
+        "USSNNNSN",
+    ),
+    r(
+        "GET",
+        "/api/v1/applications/{id}/files",
+        "app_own",
+        "",
+        "USSSSSNS",
+    ),
     r(
         "GET",
         "/api/v1/applications/{id}/files/{file_id}",
@@ -523,9 +559,27 @@ const ROWS: &[Row] = &[
         "",
         "UOOOOFNF",
     ),
-    r("POST", "/api/v1/applications/{id}/confirm", "app_a", "", "UOOOOFNN"),
-    r("POST", "/api/v1/applications/{id}/confirm", "app_b", "", "UOONNNON"),
-    r("POST", "/api/v1/applications/{id}/confirm", "app_own", "", "UOOOOFNO"),
+    r(
+        "POST",
+        "/api/v1/applications/{id}/confirm",
+        "app_a",
+        "",
+        "UOOOOFNN",
+    ),
+    r(
+        "POST",
+        "/api/v1/applications/{id}/confirm",
+        "app_b",
+        "",
+        "UOONNNON",
+    ),
+    r(
+        "POST",
+        "/api/v1/applications/{id}/confirm",
+        "app_own",
+        "",
+        "UOOOOFNO",
+    ),
     r(
         "POST",
         "/api/v1/applications/{id}/payment",
@@ -540,8 +594,20 @@ const ROWS: &[Row] = &[
         r#"{"method":"invoice"}"#,
         "UOOOOFNO",
     ),
-    r("POST", "/api/v1/applications/{id}/paid", "app_a", "", "UOOOOFNN"),
-    r("POST", "/api/v1/applications/{id}/paid", "app_own", "", "UOOOOFNF"),
+    r(
+        "POST",
+        "/api/v1/applications/{id}/paid",
+        "app_a",
+        "",
+        "UOOOOFNN",
+    ),
+    r(
+        "POST",
+        "/api/v1/applications/{id}/paid",
+        "app_own",
+        "",
+        "UOOOOFNF",
+    ),
     r(
         "POST",
         "/api/v1/applications/{id}/esia-registration",
@@ -556,15 +622,39 @@ const ROWS: &[Row] = &[
         "",
         "UOOOOFNF",
     ),
-    r("POST", "/api/v1/applications/{id}/complete", "app_b", "", "UOONNNON"),
-    r("POST", "/api/v1/applications/{id}/complete", "app_own", "", "UOOOOFNF"),
+    r(
+        "POST",
+        "/api/v1/applications/{id}/complete",
+        "app_b",
+        "",
+        "UOONNNON",
+    ),
+    r(
+        "POST",
+        "/api/v1/applications/{id}/complete",
+        "app_own",
+        "",
+        "UOOOOFNF",
+    ),
     // Head accounts (H4): staff with process_applications browse and edit them;
     // applicants see nothing. The power of attorney exists only for corporate
     // applications of a service with an attorney type (none here: 404).
     r("GET", "/api/v1/accounts", "", "", "USSSSFSN"),
-    r("GET", "/api/v1/accounts", "?inn=500100732259", "", "USSSSFSN"),
+    r(
+        "GET",
+        "/api/v1/accounts",
+        "?inn=500100732259",
+        "",
+        "USSSSFSN",
+    ),
     r("GET", "/api/v1/accounts/{id}", "account_a", "", "USSSSFSN"),
-    r("GET", "/api/v1/accounts/{id}", "missing_uuid", "", "UNNNNFNN"),
+    r(
+        "GET",
+        "/api/v1/accounts/{id}",
+        "missing_uuid",
+        "",
+        "UNNNNFNN",
+    ),
     r(
         "PATCH",
         "/api/v1/accounts/{id}",
@@ -758,7 +848,13 @@ const ROWS: &[Row] = &[
         r#"{"group":"matrix-group","policy":null}"#,
         "UOOFFFFF",
     ),
-    r("GET", "/api/v1/device-policy-assignments", "", "", "UOOFFFFF"),
+    r(
+        "GET",
+        "/api/v1/device-policy-assignments",
+        "",
+        "",
+        "UOOFFFFF",
+    ),
     r(
         "PUT",
         "/api/v1/users/{id}/profile",
@@ -766,7 +862,13 @@ const ROWS: &[Row] = &[
         r#"{"surname":"Дейвов"}"#,
         "UOOFFFFF",
     ),
-    r("GET", "/api/v1/users/{id}/profile", "user_dave", "", "UOOFFFFF"),
+    r(
+        "GET",
+        "/api/v1/users/{id}/profile",
+        "user_dave",
+        "",
+        "UOOFFFFF",
+    ),
     r(
         "POST",
         "/api/v1/me/devices/{id}/lost",
@@ -782,9 +884,27 @@ const ROWS: &[Row] = &[
         r#"{"device_type":"softhsm2","serial":"matrix-0001","document":{"number":"1","date":"2026-01-01"}}"#,
         "UOOFFFFF",
     ),
-    r("GET", "/api/v1/devices/{id}", "missing_uuid", "", "UNNFFFFF"),
-    r("POST", "/api/v1/devices/{id}/lost", "missing_uuid", "", "UNNFFFFF"),
-    r("POST", "/api/v1/devices/{id}/broken", "missing_uuid", "", "UNNFFFFF"),
+    r(
+        "GET",
+        "/api/v1/devices/{id}",
+        "missing_uuid",
+        "",
+        "UNNFFFFF",
+    ),
+    r(
+        "POST",
+        "/api/v1/devices/{id}/lost",
+        "missing_uuid",
+        "",
+        "UNNFFFFF",
+    ),
+    r(
+        "POST",
+        "/api/v1/devices/{id}/broken",
+        "missing_uuid",
+        "",
+        "UNNFFFFF",
+    ),
     r(
         "POST",
         "/api/v1/devices/{id}/withdraw",
@@ -1257,7 +1377,9 @@ async fn world() -> World {
     )
     .await
     .json();
-    let account = shown["head_account_id"].as_str().expect("head account linked");
+    let account = shown["head_account_id"]
+        .as_str()
+        .expect("head account linked");
     w.objects.insert("account_a", account.to_owned());
     let applicant = w.who("applicant").clone();
     let r = as_(
