@@ -3,8 +3,8 @@
 use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use utrust_core::domain::access::{Permission, Principal};
 use utrust_core::domain::application::Application;
@@ -15,6 +15,7 @@ use utrust_core::ports::ApplicationFilter;
 
 use super::catalog::{body_id, path_id};
 use super::json::{ApiJson, bytes_rejection, parse_optional_body};
+use super::lists::{QueryResult, page_with};
 use super::openapi::{ActionBodyErrors, ActionErrors, ListErrors, ReadErrors, WriteErrors};
 use super::wire::{self, ApplicationOut, Der, IssuedOut, Page, Pem, TemplateOut};
 use super::{ApiError, AppState};
@@ -51,15 +52,11 @@ pub async fn create(
 pub async fn list(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
-    query: Result<Query<std::collections::BTreeMap<String, String>>, QueryRejection>,
+    query: QueryResult,
 ) -> Result<Json<Page<ApplicationOut>>, ApiError> {
-    let Query(q) =
-        query.map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", r.body_text()))?;
     let mut filter = ApplicationFilter::default();
-    let mut after = None;
-    let mut limit = 50u32;
-    for (k, v) in &q {
-        match k.as_str() {
+    let (after, limit) = page_with::<ApplicationId>(query, |k, v| {
+        match k {
             "status" => {
                 filter.status = Some(
                     ApplicationStatus::from_name(v)
@@ -68,23 +65,10 @@ pub async fn list(
             }
             "point_id" => filter.point_id = Some(body_id::<PointId>(v, "point_id")?),
             "service_id" => filter.service_id = Some(body_id::<ServiceId>(v, "service_id")?),
-            "after" => after = Some(body_id::<ApplicationId>(v, "after")?),
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=500).contains(n))
-                    .ok_or_else(|| ApiError::invalid("limit", "1..=500"))?;
-            }
-            other => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_body",
-                    format!("unknown query parameter `{other}`"),
-                ));
-            }
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     let (page, next) = st
         .engine
         .visible_applications(&who, &filter, after, limit)

@@ -11,8 +11,8 @@
 use axum::Extension;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,7 @@ use zeroize::Zeroizing;
 
 use super::catalog::{body_id, path_id};
 use super::json::{ApiJson, parse_optional_body};
+use super::lists::{QueryResult, page_with};
 use super::openapi::{ActionBodyErrors, ActionErrors, ListErrors, ReadErrors, WriteErrors};
 use super::wire::{Page, PassportIn, rfc3339};
 use super::{ApiError, AppState};
@@ -1192,32 +1193,10 @@ pub async fn my_device_lost(
 pub async fn list(
     State(st): State<AppState>,
     Extension(who): Extension<Principal>,
-    query: Result<Query<std::collections::BTreeMap<String, String>>, QueryRejection>,
+    query: QueryResult,
 ) -> Result<Json<Page<DeviceOut>>, ApiError> {
     st.engine.authorize(&who, Permission::ManageUsers)?;
-    let Query(q) =
-        query.map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", r.body_text()))?;
-    let mut after = None;
-    let mut limit = 50u32;
-    for (k, v) in &q {
-        match k.as_str() {
-            "after" => after = Some(body_id::<DeviceId>(v, "after")?),
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=500).contains(n))
-                    .ok_or_else(|| ApiError::invalid("limit", "1..=500"))?;
-            }
-            other => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_body",
-                    format!("unknown query parameter `{other}`"),
-                ));
-            }
-        }
-    }
+    let (after, limit) = page_with::<DeviceId>(query, |_, _| Ok(false))?;
     // One more than asked tells whether there is a next page.
     let mut page = st.engine.list_devices(after, limit + 1).await?;
     let next = if page.len() > limit as usize {

@@ -8,13 +8,9 @@
 //!
 //! Staff with `process_applications` browse and edit accounts; applicants get 404.
 
-use std::collections::BTreeMap;
-
 use axum::Extension;
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utrust_core::domain::access::Principal;
@@ -26,8 +22,9 @@ use utrust_core::domain::identifiers::{AnyInn, Email, RegionCode};
 use utrust_core::domain::ids::{ApplicationId, HeadAccountId};
 use utrust_core::ports::AccountFilter;
 
-use super::catalog::{body_id, path_id};
+use super::catalog::path_id;
 use super::json::ApiJson;
+use super::lists::{QueryResult, page_with};
 use super::openapi::{ListErrors, ReadErrors, WriteErrors};
 use super::wire::{AddressIn, Page};
 use super::{ApiError, AppState};
@@ -259,8 +256,6 @@ fn contacts(c: &ContactsIo) -> Result<Contacts, ApiError> {
     })
 }
 
-type QueryResult = Result<Query<BTreeMap<String, String>>, QueryRejection>;
-
 #[utoipa::path(
     get,
     path = "/api/v1/accounts",
@@ -277,36 +272,15 @@ pub async fn list(
     Extension(who): Extension<Principal>,
     query: QueryResult,
 ) -> Result<Json<Page<AccountOut>>, ApiError> {
-    let Query(q) =
-        query.map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", r.body_text()))?;
     let mut filter = AccountFilter::default();
-    let mut after = None;
-    let mut limit = 50u32;
-    for (k, v) in &q {
-        match k.as_str() {
-            "inn" => {
-                filter.inn = Some(
-                    AnyInn::parse(v)
-                        .map_err(|e| ApiError::invalid("inn", e.problem.to_string()))?,
-                );
-            }
-            "after" => after = Some(body_id::<HeadAccountId>(v, "after")?),
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=500).contains(n))
-                    .ok_or_else(|| ApiError::invalid("limit", "1..=500"))?;
-            }
-            other => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_body",
-                    format!("unknown query parameter `{other}`"),
-                ));
-            }
+    let (after, limit) = page_with::<HeadAccountId>(query, |k, v| {
+        if k != "inn" {
+            return Ok(false);
         }
-    }
+        filter.inn =
+            Some(AnyInn::parse(v).map_err(|e| ApiError::invalid("inn", e.problem.to_string()))?);
+        Ok(true)
+    })?;
     let (items, next) = st.engine.head_accounts(&who, &filter, after, limit).await?;
     Ok(Json(Page {
         items: items.iter().map(AccountOut::from_domain).collect(),

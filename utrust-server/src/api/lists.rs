@@ -23,10 +23,21 @@ use super::openapi::ListErrors;
 use super::wire::{BranchOut, OrganizationOut, Page, PointOut, ProductOut, ServiceOut};
 use super::{ApiError, AppState};
 
-type QueryResult = Result<Query<BTreeMap<String, String>>, QueryRejection>;
+/// A listing's query string, or why axum could not read it.
+pub(super) type QueryResult = Result<Query<BTreeMap<String, String>>, QueryRejection>;
 
 /// The cursor and page size of a listing.
 fn page<T: FromStr>(query: QueryResult) -> Result<(Option<T>, u32), ApiError> {
+    page_with(query, |_, _| Ok(false))
+}
+
+/// The cursor (`after`) and page size (`limit`, 1..=500, default 50) of a
+/// listing; every other parameter goes to `filter`, which answers `false` for
+/// one it does not know (then 400 "unknown query parameter").
+pub(super) fn page_with<T: FromStr>(
+    query: QueryResult,
+    mut filter: impl FnMut(&str, &str) -> Result<bool, ApiError>,
+) -> Result<(Option<T>, u32), ApiError> {
     let Query(q) =
         query.map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", r.body_text()))?;
     let mut after = None;
@@ -41,6 +52,7 @@ fn page<T: FromStr>(query: QueryResult) -> Result<(Option<T>, u32), ApiError> {
                     .filter(|n| (1..=500).contains(n))
                     .ok_or_else(|| ApiError::invalid("limit", "1..=500"))?;
             }
+            other if filter(other, v)? => {}
             other => {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
