@@ -30,6 +30,7 @@ use der::{Decode, Encode};
 use ring::rand::{SecureRandom, SystemRandom};
 use spki::AlgorithmIdentifierOwned;
 use utrust_core::domain::catalog::KeyAlgorithm;
+use utrust_core::domain::hex::encode as hex;
 use utrust_core::ports::TokenInfo;
 use utrust_pki::{PkiError, Signer};
 
@@ -917,16 +918,6 @@ impl Signer for TokenKey {
         self.try_sign(message)
             .map_err(|e| PkiError::Signing(e.to_string()))
     }
-}
-
-/// Lower-case hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use core::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 /// Whether the mechanism type is one of the GOST mechanisms.

@@ -29,6 +29,7 @@ use der::{Decode, Encode, Reader, SliceReader, Tag, TagNumber, Tagged};
 use ring::digest;
 use time::OffsetDateTime;
 use utrust_core::domain::certificate::SerialNumber;
+use utrust_core::domain::hex::encode as hex;
 use utrust_core::ports::{SignatureError, SignatureVerifier, SignerInfo};
 use x509_cert::certificate::Certificate;
 use x509_cert::ext::pkix::{KeyUsage, SubjectKeyIdentifier};
@@ -227,10 +228,6 @@ impl SignatureVerifier for CmsVerifier {
 
 fn malformed(e: impl core::fmt::Display) -> SignatureError {
     SignatureError::Malformed(e.to_string())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn to_datetime(t: &Time) -> Result<OffsetDateTime, String> {

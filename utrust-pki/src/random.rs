@@ -24,7 +24,7 @@ impl OsRandom {
     pub fn hex_token(&self, n: usize) -> String {
         let mut b = vec![0u8; n];
         self.fill(&mut b);
-        b.iter().map(|x| format!("{x:02x}")).collect()
+        utrust_core::domain::hex::encode(&b)
     }
 }
 

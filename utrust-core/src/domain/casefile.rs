@@ -99,12 +99,7 @@ impl Sha256Hex {
 
     /// From the 32 digest bytes.
     pub fn from_digest(bytes: &[u8; 32]) -> Self {
-        use core::fmt::Write as _;
-        let mut s = String::with_capacity(64);
-        for b in bytes {
-            let _ = write!(s, "{b:02x}");
-        }
-        Self(s)
+        Self(super::hex::encode(bytes))
     }
 
     /// The SHA-256 of `content`.

@@ -68,8 +68,7 @@ impl SerialNumber {
     /// # Errors
     /// As [`SerialNumber::parse`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, IdentifierError> {
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        Self::parse(&hex)
+        Self::parse(&super::hex::encode(bytes))
     }
 
     /// The big-endian content octets.

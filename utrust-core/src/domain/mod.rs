@@ -11,6 +11,7 @@ pub mod certificate;
 pub mod checks;
 pub mod devices;
 pub mod head_accounts;
+pub mod hex;
 pub mod identifiers;
 pub mod ids;
 pub mod lifecycle;

@@ -37,6 +37,7 @@ use crate::domain::devices::{
     PolicyViolation, SecretAnswer, assigned_policy, check_secret_questions, normalize_answer,
     random_pin, resolve_pins,
 };
+use crate::domain::hex;
 use crate::domain::identifiers::Email;
 use crate::domain::ids::{ApplicationId, DeviceId, UserId};
 use crate::domain::lifecycle::ApplicationStatus;
@@ -135,20 +136,6 @@ fn cut(s: &str, max: usize) -> String {
         end -= 1;
     }
     s[..end].to_owned()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 fn no_tokens() -> Error {
@@ -676,7 +663,7 @@ impl Engine {
                     d.device_type = device_type.name.clone();
                     d.template = Some(template.name.clone());
                     d.application_id = Some(app.id);
-                    d.key_id = Some(hex(&prepared.key_id));
+                    d.key_id = Some(hex::encode(&prepared.key_id));
                     d.csr_der = Some(prepared.csr_der.clone());
                     d.document = req.document.clone();
                     d.apply(DeviceEvent::RequestSent, now)?;
@@ -696,7 +683,7 @@ impl Engine {
                         status: DeviceStatus::Registered,
                         template: Some(template.name.clone()),
                         application_id: Some(app.id),
-                        key_id: Some(hex(&prepared.key_id)),
+                        key_id: Some(hex::encode(&prepared.key_id)),
                         csr_der: Some(prepared.csr_der.clone()),
                         document: req.document.clone(),
                         certificates: Vec::new(),
@@ -864,9 +851,17 @@ impl Engine {
                 }
                 ApplicationStatus::Issued | ApplicationStatus::Completed => {
                     let record = self.certificate_of(app.id).await?;
-                    let key_id = device.key_id.as_deref().and_then(unhex).ok_or_else(|| {
-                        Error::Storage(format!("pending device {} has no key id", device.id))
-                    })?;
+                    let key_id =
+                        device
+                            .key_id
+                            .as_deref()
+                            .and_then(hex::decode)
+                            .ok_or_else(|| {
+                                Error::Storage(format!(
+                                    "pending device {} has no key id",
+                                    device.id
+                                ))
+                            })?;
                     tokens
                         .write_certificate(
                             &device.serial,
@@ -1113,15 +1108,6 @@ fn pin_error(error: TokenError, field: &'static str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn key_ids_round_trip_through_hex() {
-        let id = vec![0x00, 0x7f, 0xff, 0x10];
-        assert_eq!(hex(&id), "007fff10");
-        assert_eq!(unhex("007fff10"), Some(id));
-        assert_eq!(unhex("0g"), None);
-        assert_eq!(unhex("abc"), None);
-    }
 
     #[test]
     fn labels_are_cut_on_character_boundaries() {

@@ -26,11 +26,7 @@ fn tokens_match(presented: &str, expected: &str) -> bool {
 
 /// The lowercase hex SHA-256 of a bearer token: what the store keeps.
 pub fn token_hash(token: &str) -> String {
-    digest(&SHA256, token.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    utrust_core::domain::hex::encode(digest(&SHA256, token.as_bytes()).as_ref())
 }
 
 fn unauthorized(message: &str) -> Response {
